@@ -1,0 +1,1 @@
+"""Connectors for public music APIs (Spotify, Last.fm, MusicBrainz) built on `http.ApiClient`."""
