@@ -59,3 +59,29 @@ def s3_server():
     port = server._server.server_port
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def real_lake(shared_data, tmp_path_factory):
+    """A lake with the real datasets ingested once per test session (spotify tracks, 2023, hetrec, gtzan)."""
+    from ml.lake.ingest import ingest
+    from ml.lake.storage import Lake
+    from ml.settings import Settings
+    from ml.sources import load_source
+
+    settings = Settings(shared_data_dir=shared_data)
+    lake = Lake.from_uri(str(tmp_path_factory.mktemp("real_lake")), settings)
+    for source in ("spotify-tracks", "spotify-2023", "lastfm-hetrec", "gtzan-features"):
+        for ds in load_source(source, None, settings):
+            ingest(ds, lake, "2024-01")
+    return lake
+
+
+@pytest.fixture
+def real_con(real_lake):
+    """DuckDB connection with views over the real lake."""
+    from ml.lake.catalog import connect
+
+    con = connect(real_lake)
+    yield con
+    con.close()

