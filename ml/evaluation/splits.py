@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+from sklearn.model_selection import GroupKFold
+
+
+def stable_fraction(values, seed: int = 42) -> np.ndarray:
+    """Map each value to a fixed number in [0, 1) from a hash of (seed, value).
+
+    A group's side of the split then depends only on the group itself, not on which other
+    groups are present: next month's data keeps last month's test artists in test, so a
+    frozen evaluation set never leaks into a later training set.
+    """
+    import hashlib
+
+    out = np.empty(len(values), dtype=np.float64)
+    cache: dict = {}
+    for i, v in enumerate(values):
+        if v not in cache:
+            digest = hashlib.blake2b(f"{seed}:{v}".encode(), digest_size=8).digest()
+            cache[v] = int.from_bytes(digest, "big") / 2**64
+        out[i] = cache[v]
+    return out
 
 
 def group_split(df: pd.DataFrame, group_col: str, test_size: float = 0.2, seed: int = 42) -> tuple[pd.Index, pd.Index]:
-    """Train/test row indices such that no value of `group_col` is on both sides."""
-    gss = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-    tr, te = next(gss.split(df, groups=df[group_col].to_numpy()))
-    return df.index[tr], df.index[te]
+    """Train/test row indices such that no value of `group_col` is on both sides (stable per group)."""
+    is_test = stable_fraction(df[group_col].astype(str).to_numpy(), seed) < test_size
+    return df.index[~is_test], df.index[is_test]
 
 
 def group_kfold(df: pd.DataFrame, group_col: str, n_splits: int = 5, seed: int = 42):
