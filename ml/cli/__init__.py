@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ml.cli import data, models
+from ml.cli import data, models, registry
 
 app = typer.Typer(
     name="musicml",
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 data.register(app)
 models.register(app)
+registry.register(app)
 
 
 def main() -> None:

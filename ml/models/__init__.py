@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from ml.models.base import ModelSpec
+if TYPE_CHECKING:  # keep `import ml.models` light: DAG files import it at parse time
+    from ml.models.base import ModelSpec
 
 MODEL_NAMES = ("genre", "mood", "popularity", "audio_features")
 

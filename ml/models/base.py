@@ -53,6 +53,7 @@ class TrainResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name -> table (per-class report ...)
     input_example: pd.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # other comparators, e.g. {"ease": {...}}
+    eval_frame: pd.DataFrame | None = None  # test rows (inputs + labels) for frozen re-evaluation by gates
 
     def quality_entry(self) -> dict:
         """The `musicml quality` JSON shape: metrics, baseline under the same keys, split, sizes."""
@@ -81,6 +82,8 @@ class ModelSpec:
     key_metrics: tuple[str, ...]  # shown in `musicml train` tables, checked by gates
     datasets: tuple[str, ...] = ()  # lake datasets it reads (lineage)
     higher_is_better: dict[str, bool] = field(default_factory=dict)
+    # score(model, eval_frame) -> metrics: re-scores any version on a frozen evaluation set (gates)
+    score: Callable[..., dict[str, float]] | None = None
 
     @property
     def registered_name(self) -> str:

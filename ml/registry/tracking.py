@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -45,6 +46,17 @@ class RegisteredRun:
     synthetic: bool
     train_seconds: float
     peak_rss_mb: float
+    model_uri: str = ""
+
+    def to_xcom(self) -> dict:
+        """Small JSON for Airflow XCom: ids and numbers only."""
+        return {
+            "model": self.model, "registered_name": self.registered_name, "version": self.version,
+            "run_id": self.run_id, "model_uri": self.model_uri, "synthetic": self.synthetic,
+            "metrics": {k: float(v) for k, v in self.metrics.items() if _finite(v)},
+            "baseline": {k: float(v) for k, v in self.baseline.items() if _finite(v)},
+            "split": self.split, "train_seconds": round(self.train_seconds, 2),
+        }
 
 
 def configure_mlflow(settings: Settings | None = None) -> MlflowClient:
@@ -118,7 +130,7 @@ def _log_dataset_inputs(lineage_rows: list[dict]) -> None:
         mlflow.log_input(ds, context="training", tags={"synthetic": str(row["synthetic"]).lower()})
 
 
-def log_and_register(
+def log_run(
     spec: ModelSpec,
     result: TrainResult,
     lineage_rows: list[dict] | None = None,
@@ -126,6 +138,7 @@ def log_and_register(
     train_seconds: float | None = None,
     settings: Settings | None = None,
 ) -> RegisteredRun:
+    """Log one training run (metrics beside baseline, lineage, plots, model); no registration."""
     settings = settings or get_settings()
     client = configure_mlflow(settings)
     experiment_for(spec, settings)
@@ -173,23 +186,49 @@ def log_and_register(
             python_model=result.model,
             signature=signature,
             input_example=example,
-            registered_model_name=spec.registered_name,
             pip_requirements=_pip_requirements(),
             code_paths=[str(REPO_ROOT / "ml")],
         )
-        version = str(info.registered_model_version)
-        client.set_model_version_tag(spec.registered_name, version, "split", result.split)
-        client.set_model_version_tag(spec.registered_name, version, "synthetic_data", str(synthetic).lower())
-        client.set_model_version_tag(
-            spec.registered_name, version, "key_metrics",
-            json.dumps({k: round(float(result.metrics[k]), 4) for k in spec.key_metrics if k in result.metrics}),
-        )
-        client.update_registered_model(spec.registered_name, description=spec.description)
+        if result.eval_frame is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "eval_frame.parquet"
+                result.eval_frame.to_parquet(path, index=False)
+                mlflow.log_artifact(str(path), "eval")
+        mlflow.set_tag("model_uri", info.model_uri)
     return RegisteredRun(
-        model=spec.name, registered_name=spec.registered_name, version=version, run_id=run.info.run_id,
+        model=spec.name, registered_name=spec.registered_name, version="", run_id=run.info.run_id,
         metrics=result.metrics, baseline=result.baseline, split=result.split, synthetic=synthetic,
-        train_seconds=train_seconds or 0.0, peak_rss_mb=peak_rss_mb,
+        train_seconds=train_seconds or 0.0, peak_rss_mb=peak_rss_mb, model_uri=info.model_uri,
     )
+
+
+def register_run(spec: ModelSpec, run: RegisteredRun, settings: Settings | None = None) -> RegisteredRun:
+    """Register the run's model as a new version of music-<model>, tagged with its key metrics."""
+    client = configure_mlflow(settings)
+    mv = mlflow.register_model(run.model_uri, spec.registered_name)
+    version = str(mv.version)
+    client.set_model_version_tag(spec.registered_name, version, "split", run.split)
+    client.set_model_version_tag(spec.registered_name, version, "synthetic_data", str(run.synthetic).lower())
+    client.set_model_version_tag(spec.registered_name, version, "run_id", run.run_id)
+    client.set_model_version_tag(
+        spec.registered_name, version, "key_metrics",
+        json.dumps({k: round(float(run.metrics[k]), 4) for k in spec.key_metrics if k in run.metrics}),
+    )
+    client.update_registered_model(spec.registered_name, description=spec.description)
+    run.version = version
+    return run
+
+
+def log_and_register(
+    spec: ModelSpec,
+    result: TrainResult,
+    lineage_rows: list[dict] | None = None,
+    config: dict | None = None,
+    train_seconds: float | None = None,
+    settings: Settings | None = None,
+) -> RegisteredRun:
+    run = log_run(spec, result, lineage_rows, config, train_seconds, settings)
+    return register_run(spec, run, settings)
 
 
 def _finite(v) -> bool:
@@ -207,9 +246,9 @@ def _close_figures(figures: dict) -> None:
         plt.close(fig)
 
 
-def train_and_register(spec: ModelSpec, lake: Lake, config: dict | None = None,
-                       settings: Settings | None = None) -> RegisteredRun:
-    """Lake -> spec.load -> spec.train -> MLflow run + registered version."""
+def train_and_log(spec: ModelSpec, lake: Lake, config: dict | None = None,
+                  settings: Settings | None = None) -> RegisteredRun:
+    """Lake -> spec.load -> spec.train -> one MLflow run (model logged, not yet registered)."""
     con = catalog.connect(lake)
     try:
         df = spec.load(con)
@@ -219,7 +258,13 @@ def train_and_register(spec: ModelSpec, lake: Lake, config: dict | None = None,
     started = time.perf_counter()
     result = spec.train(df, config)
     seconds = time.perf_counter() - started
-    return log_and_register(spec, result, rows, config=config, train_seconds=seconds, settings=settings)
+    return log_run(spec, result, rows, config=config, train_seconds=seconds, settings=settings)
+
+
+def train_and_register(spec: ModelSpec, lake: Lake, config: dict | None = None,
+                       settings: Settings | None = None) -> RegisteredRun:
+    """Lake -> spec.load -> spec.train -> MLflow run + registered version."""
+    return register_run(spec, train_and_log(spec, lake, config, settings), settings)
 
 
 def model_uri(registered_name: str, alias: str | None = None, version: str | None = None,

@@ -1,0 +1,294 @@
+"""Promotion gates on MLflow aliases: champion / challenger, promote, rollback.
+
+A gate decides on one registered version with the thresholds of config/gates.yaml:
+absolute floors/ceilings, "beats its baseline", no regression beyond a margin against
+the champion *on the same frozen evaluation set*, and sanity checks (non-degenerate
+predictions, model size, warm single-row latency). Passing moves `challenger` (and
+`champion` if there is none); failing moves nothing. The decision and every reason are
+written to the version's tags and logged as `gate_report.json` on its run.
+
+The frozen evaluation set of a model is the test frame of its first champion, named by
+the registered-model tag `frozen_eval_run`. Splits are stable per group (hash-based), so
+those rows never enter a later version's training data.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import yaml
+from mlflow.exceptions import MlflowException
+
+from ml.models import get_spec
+from ml.models.base import ModelSpec
+from ml.registry.tracking import configure_mlflow
+from ml.settings import REPO_ROOT
+
+GATES_FILE = REPO_ROOT / "config" / "gates.yaml"
+CHAMPION, CHALLENGER = "champion", "challenger"
+_LOWER_PREFIXES = ("rmse", "mae", "mse", "loss", "interval_width")
+
+
+def lower_is_better(metric: str, spec: ModelSpec | None = None) -> bool:
+    if spec and metric in spec.higher_is_better:
+        return not spec.higher_is_better[metric]
+    return metric.startswith(_LOWER_PREFIXES)
+
+
+def load_gates(path: Path = GATES_FILE) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def gate_config(model: str, gates: dict | None = None) -> dict:
+    gates = gates or load_gates()
+    defaults = gates.get("defaults", {})
+    cfg = {**defaults, **gates.get("models", {}).get(model, {})}
+    cfg["sanity"] = {**defaults.get("sanity", {}), **gates.get("models", {}).get(model, {}).get("sanity", {})}
+    return cfg
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class GateReport:
+    model: str
+    version: str
+    decision: str  # "passed" | "rejected"
+    checks: list[Check] = field(default_factory=list)
+    aliases_set: list[str] = field(default_factory=list)
+    champion_version: str | None = None
+    compared_on: str = ""
+    checked_at: str = ""
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{c.name}: {c.detail}" for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reasons"] = self.reasons
+        return d
+
+
+def _alias_version(client, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _run_metrics(client, run_id: str) -> dict[str, float]:
+    return dict(client.get_run(run_id).data.metrics)
+
+
+def _eval_frame(run_id: str) -> pd.DataFrame | None:
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="eval/eval_frame.parquet")
+    except (MlflowException, OSError):
+        return None
+    return pd.read_parquet(path)
+
+
+def _model_size_mb(model_uri: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        return sum(f.stat().st_size for f in local.rglob("*") if f.is_file()) / 2**20
+
+
+def _latency_ms(model, row: pd.DataFrame, repeats: int = 20) -> float:
+    model.predict(row)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model.predict(row)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def _distinct_predictions(pred: pd.DataFrame) -> int:
+    pred = pd.DataFrame(pred)
+    best = 0
+    for col in pred.columns:
+        try:
+            best = max(best, pred[col].astype(str).nunique())
+        except TypeError:
+            continue
+    return best
+
+
+def evaluate_gate(model: str, version: str, gates: dict | None = None, apply: bool = True) -> GateReport:
+    """Check one version against the gates; on pass move aliases (when `apply`)."""
+    spec = get_spec(model)
+    cfg = gate_config(spec.name, gates)
+    client = configure_mlflow()
+    name = spec.registered_name
+    mv = client.get_model_version(name, version)
+    run_id = mv.run_id or mv.tags.get("run_id")
+    metrics = _run_metrics(client, run_id)
+    report = GateReport(model=spec.name, version=str(version), decision="rejected",
+                        checked_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    checks = report.checks
+
+    for k, floor in (cfg.get("min") or {}).items():
+        v = metrics.get(k)
+        checks.append(Check(f"min {k}", v is not None and v >= floor, f"{_f(v)} (floor {floor})"))
+    for k, ceiling in (cfg.get("max") or {}).items():
+        v = metrics.get(k)
+        checks.append(Check(f"max {k}", v is not None and v <= ceiling, f"{_f(v)} (ceiling {ceiling})"))
+    for k in cfg.get("beat_baseline") or []:
+        v, b = metrics.get(k), metrics.get(f"baseline_{k}")
+        ok = v is not None and b is not None and ((v < b) if lower_is_better(k, spec) else (v > b))
+        checks.append(Check(f"beats baseline on {k}", ok, f"{_f(v)} vs baseline {_f(b)}"))
+
+    candidate = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    champion_version = _alias_version(client, name, CHAMPION)
+    report.champion_version = champion_version
+    frozen_run = client.get_registered_model(name).tags.get("frozen_eval_run")
+    frozen = _eval_frame(frozen_run) if frozen_run else None
+    own_frame = _eval_frame(run_id)
+
+    if champion_version and champion_version != str(version):
+        champ_metrics: dict[str, float]
+        cand_metrics: dict[str, float]
+        if frozen is not None and spec.score is not None:
+            champion = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+            cand_metrics = spec.score(candidate, frozen)
+            champ_metrics = spec.score(champion, frozen)
+            report.compared_on = f"frozen evaluation set of run {frozen_run} ({len(frozen)} rows)"
+        else:
+            cand_metrics = metrics
+            champ_metrics = _run_metrics(client, client.get_model_version(name, champion_version).run_id)
+            report.compared_on = "logged test metrics (no frozen evaluation set or scorer for this model)"
+        margin = float(cfg.get("max_regression", 0.02))
+        for k in cfg.get("compare") or []:
+            c, h = cand_metrics.get(k), champ_metrics.get(k)
+            if c is None or h is None:
+                checks.append(Check(f"no regression on {k}", False, f"metric missing (candidate {_f(c)}, champion {_f(h)})"))
+                continue
+            ok = (c <= h + margin) if lower_is_better(k, spec) else (c >= h - margin)
+            checks.append(Check(f"no regression on {k}", ok,
+                                f"{_f(c)} vs champion v{champion_version} {_f(h)} (margin {margin})"))
+    else:
+        report.compared_on = "no champion yet"
+
+    sanity = cfg.get("sanity", {})
+    sample = own_frame if own_frame is not None else frozen
+    if sample is not None and len(sample):
+        pred = candidate.predict(sample.head(500))
+        distinct = _distinct_predictions(pred)
+        floor = int(sanity.get("min_distinct_predictions", 2))
+        checks.append(Check("predictions not degenerate", distinct >= floor,
+                            f"{distinct} distinct values in the most varied output column (need {floor})"))
+        latency = _latency_ms(candidate, sample.head(1))
+        budget = float(sanity.get("max_latency_ms", 100))
+        checks.append(Check("single-row latency", latency <= budget, f"{latency:.1f} ms median (budget {budget} ms)"))
+    else:
+        checks.append(Check("predictions not degenerate", False, "no evaluation frame logged with the run"))
+    size = _model_size_mb(mv.source)
+    budget_mb = float(sanity.get("max_model_mb", 300))
+    checks.append(Check("model size", size <= budget_mb, f"{size:.1f} MB (budget {budget_mb} MB)"))
+
+    report.decision = "passed" if all(c.passed for c in checks) else "rejected"
+    if apply:
+        _record(client, spec, report, run_id, own_frame is not None)
+    return report
+
+
+def _record(client, spec: ModelSpec, report: GateReport, run_id: str, has_frame: bool) -> None:
+    name, version = spec.registered_name, report.version
+    if report.decision == "passed":
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        report.aliases_set.append(CHALLENGER)
+        if report.champion_version is None:
+            client.set_registered_model_alias(name, CHAMPION, version)
+            report.aliases_set.append(CHAMPION)
+            if has_frame:
+                client.set_registered_model_tag(name, "frozen_eval_run", run_id)
+    client.set_model_version_tag(name, version, "gate.decision", report.decision)
+    client.set_model_version_tag(name, version, "gate.reasons", json.dumps(report.reasons)[:4900])
+    client.set_model_version_tag(name, version, "gate.checked_at", report.checked_at)
+    client.set_model_version_tag(name, version, "gate.compared_on", report.compared_on[:4900])
+    client.log_dict(run_id, report.to_dict(), f"gate_report_v{version}.json")
+
+
+def promote(model: str) -> dict:
+    """challenger -> champion; the replaced champion is remembered for rollback."""
+    spec = get_spec(model)
+    client = configure_mlflow()
+    name = spec.registered_name
+    challenger = _alias_version(client, name, CHALLENGER)
+    if challenger is None:
+        raise LookupError(f"{name} has no challenger: a version must pass its gate first (`musicml registry gate`)")
+    previous = _alias_version(client, name, CHAMPION)
+    if previous == challenger:
+        return {"model": spec.name, "champion": challenger, "previous_champion": previous, "changed": False}
+    history = json.loads(client.get_registered_model(name).tags.get("champion_history", "[]"))
+    if previous:
+        history.append(previous)
+    client.set_registered_model_alias(name, CHAMPION, challenger)
+    client.set_registered_model_tag(name, "champion_history", json.dumps(history[-20:]))
+    client.set_model_version_tag(name, challenger, "promoted_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    if previous:
+        client.set_model_version_tag(name, previous, "replaced_by", challenger)
+    return {"model": spec.name, "champion": challenger, "previous_champion": previous, "changed": True}
+
+
+def rollback(model: str) -> dict:
+    """champion -> the previous champion (from the recorded history)."""
+    spec = get_spec(model)
+    client = configure_mlflow()
+    name = spec.registered_name
+    history = json.loads(client.get_registered_model(name).tags.get("champion_history", "[]"))
+    if not history:
+        raise LookupError(f"{name} has no previous champion to roll back to")
+    current = _alias_version(client, name, CHAMPION)
+    target = history.pop()
+    client.set_registered_model_alias(name, CHAMPION, target)
+    client.set_registered_model_tag(name, "champion_history", json.dumps(history))
+    if current:
+        client.set_model_version_tag(name, current, "rolled_back_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    return {"model": spec.name, "champion": target, "rolled_back_from": current}
+
+
+def status(models: list[str] | None = None) -> list[dict]:
+    """Per registered model: aliases, latest version and its gate decision with reasons."""
+    from ml.models import MODEL_NAMES
+
+    client = configure_mlflow()
+    rows = []
+    for m in models or list(MODEL_NAMES):
+        spec = get_spec(m)
+        versions = client.search_model_versions(f"name='{spec.registered_name}'")
+        if not versions:
+            rows.append({"model": spec.name, "registered_name": spec.registered_name, "versions": 0})
+            continue
+        latest = max(versions, key=lambda v: int(v.version))
+        rows.append({
+            "model": spec.name,
+            "registered_name": spec.registered_name,
+            "versions": len(versions),
+            "champion": _alias_version(client, spec.registered_name, CHAMPION),
+            "challenger": _alias_version(client, spec.registered_name, CHALLENGER),
+            "latest": str(latest.version),
+            "latest_gate": latest.tags.get("gate.decision", "not gated"),
+            "latest_reasons": json.loads(latest.tags.get("gate.reasons", "[]")),
+            "latest_key_metrics": json.loads(latest.tags.get("key_metrics", "{}")),
+        })
+    return rows
+
+
+def _f(v) -> str:
+    return "missing" if v is None else f"{v:.4f}"
