@@ -7,7 +7,7 @@ LOCK_HASH := $(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast demo bench-ingest lint lock clean help
+.PHONY: setup test test-fast demo up down bench-ingest bench-recommend bench-train lint lock clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,12 @@ test-fast: setup  ## tests without the slow (training / DAG) ones
 
 demo: setup  ## generate SYNTHETIC data and run the pipeline on the embedded defaults
 	$(BIN)/python -m ml.demo
+
+up: setup  ## MLflow UI + Airflow standalone on localhost (Ctrl-C stops)
+	$(BIN)/python -m ml.devstack
+
+down:  ## stop a dev stack started by `make up`
+	$(BIN)/python -m ml.devstack down
 
 bench-ingest: setup  ## 1M tracks + 26M chart rows through the lake -> benchmarks/results/ingest.json
 	$(BIN)/python benchmarks/bench_ingest.py
