@@ -113,11 +113,14 @@ def register(app: typer.Typer) -> None:
         Re-running for the same snapshot replaces it (idempotent).
         """
         from ml.sources import SourceError, load_source
+        from ml.sources.api.http import ApiError
 
         settings = get_settings()
         try:
             datasets = load_source(source, path, settings)
             _, manifests = ingest_datasets(datasets, lake or settings.lake_uri, snapshot, quiet=quiet or as_json)
+        except ApiError as exc:
+            raise _fail(f"{source}: API error: {exc}") from None
         except (SourceError, ValueError, LookupError, FileNotFoundError) as exc:
             raise _fail(str(exc)) from None
         if as_json:

@@ -203,6 +203,22 @@ SPOTIFY_TRACKS = Contract(
     csv={"delimiter": ","},
 )
 
+def _relaxed(contract: Contract, dataset: str, optional: set[str], description: str) -> Contract:
+    """The same columns with some no longer required (ranges and types still apply)."""
+    from dataclasses import replace
+
+    cols = tuple(replace(c, required=False) if c.name in optional else c for c in contract.columns)
+    return replace(contract, dataset=dataset, columns=cols, description=description)
+
+
+SPOTIFY_API_TRACKS = _relaxed(
+    SPOTIFY_TRACKS,
+    "spotify_api_tracks",
+    {*AUDIO_FEATURES_01, "key", "loudness", "mode", "tempo", "time_signature", "track_genre", "popularity"},
+    "Tracks fetched from the Spotify Web API, in the Kaggle schema. Genre and audio features are "
+    "optional: Spotify no longer serves audio-features to new apps (Nov 2024).",
+)
+
 CHART_REGIONS_NOTE = "viral50 rows carry no streams by design"
 
 SPOTIFY_CHARTS = Contract(
@@ -394,6 +410,7 @@ CONTRACTS: dict[str, Contract] = {
     c.dataset: c
     for c in (
         SPOTIFY_TRACKS,
+        SPOTIFY_API_TRACKS,
         SPOTIFY_CHARTS,
         SPOTIFY_2023,
         LASTFM_USER_ARTISTS,

@@ -140,7 +140,7 @@ def log_run(
 ) -> RegisteredRun:
     """Log one training run (metrics beside baseline, lineage, plots, model); no registration."""
     settings = settings or get_settings()
-    client = configure_mlflow(settings)
+    configure_mlflow(settings)
     experiment_for(spec, settings)
     lineage_rows = lineage_rows or []
     synthetic = any(r["synthetic"] for r in lineage_rows)
