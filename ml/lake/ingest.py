@@ -176,14 +176,19 @@ def ingest(
                 continue
             raw = batch.append_column("_source_row", pa.array(np.arange(rows_in, rows_in + n, dtype=np.int64)))
             con.register("_raw", raw)
-            typed = con.sql(contract.select_sql("_raw", batch.schema.names)).to_arrow_table()
+            raw_types = {f.name: f.type for f in batch.schema}
+            typed = con.sql(contract.select_sql("_raw", batch.schema.names, raw_types)).to_arrow_table()
             con.unregister("_raw")
 
-            reason = typed.column("_reason").to_numpy(zero_copy_only=False).astype(object)
-            bad = reason != ""
+            reason_col = typed.column("_reason")
+            bad = pc.not_equal(reason_col, "").to_numpy(zero_copy_only=False)
+            reason = reason_col.to_numpy(zero_copy_only=False) if bad.any() else None
             accepted = typed.filter(pa.array(~bad))
             dup = guard.duplicates(accepted)
             if dup.any():
+                if reason is None:
+                    reason = reason_col.to_numpy(zero_copy_only=False)
+                reason = reason.astype(object)
                 dup_rows = set(accepted.column("_source_row").filter(pa.array(dup)).to_pylist())
                 idx = np.nonzero(np.isin(np.arange(rows_in, rows_in + n), list(dup_rows)))[0]
                 bad[idx] = True
