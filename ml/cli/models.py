@@ -121,7 +121,6 @@ def register(app: typer.Typer) -> None:
         import tempfile
 
         from ml.lake import catalog
-        from ml.lake.storage import Lake
         from ml.models import resolve
         from ml.settings import Settings
         from ml.sources import load_source

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.sources.base import SourceDataset, SourceError
 from ml.settings import Settings
+from ml.sources.base import SourceDataset, SourceError
 
 
 @dataclass(frozen=True)
