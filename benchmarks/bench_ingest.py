@@ -33,7 +33,7 @@ def main() -> None:
         print(f"generating {TRACKS:,} tracks + {CHART_ROWS:,} chart rows into {raw} ...", flush=True)
         steps["generate"] = run_measured(
             "import json; from pathlib import Path; from ml.sources.synthetic import generate; "
-            f"info = generate(Path({str(raw)!r}), seed=7, tracks={TRACKS}, chart_rows={CHART_ROWS}, users=2000); "
+            f"info = generate(Path({str(raw)!r}), seed=7, tracks={TRACKS}, chart_rows={CHART_ROWS}, users=2000, regions=70); "
             "print(json.dumps(info.get('files', {})))"
         )
     for dataset in ("synthetic_spotify_tracks", "synthetic_spotify_charts"):

@@ -136,6 +136,7 @@ def register(app: typer.Typer) -> None:
         tracks: Annotated[int, typer.Option(help="Catalog size (Spotify Tracks schema)")] = 20_000,
         chart_rows: Annotated[int, typer.Option("--chart-rows", help="Daily chart rows (Spotify Charts schema)")] = 200_000,
         users: Annotated[int, typer.Option(help="Listeners (hetrec schema)")] = 1_000,
+        regions: Annotated[int, typer.Option(help="Chart markets (70 gives the real 2017-2021 span at 26M rows)")] = 20,
         ingest_too: Annotated[bool, typer.Option("--ingest/--no-ingest", help="Also land the data in the lake")] = False,
         lake: LakeOpt = None,
         snapshot: SnapshotOpt = None,
@@ -159,7 +160,8 @@ def register(app: typer.Typer) -> None:
                     tasks[dataset] = bar.add_task(f"synthetic {dataset}", total=total, rate="")
                 bar.update(tasks[dataset], completed=done, total=total)
 
-            info = gen(out_dir, seed=seed, tracks=tracks, chart_rows=chart_rows, users=users, progress=progress)
+            info = gen(out_dir, seed=seed, tracks=tracks, chart_rows=chart_rows, users=users, regions=regions,
+                       progress=progress)
         files = info.get("files", {})
         console.print("generated: " + ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}" for k, v in files.items()))
         if ingest_too:
