@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # keep `import ml.models` light: DAG files import it at parse time
     from ml.models.base import ModelSpec
 
-MODEL_NAMES = ("genre", "mood", "popularity", "audio_features")
+MODEL_NAMES = ("genre", "mood", "popularity", "audio_features", "recommender", "streams")
 
 
 def get_spec(name: str) -> ModelSpec:
