@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
 
     @lake_app.command("sql")
     def lake_sql(
-        query: Annotated[str, typer.Argument(help="SQL over views named after datasets, e.g. 'select count(*) from spotify_tracks'")],
+        query: Annotated[str, typer.Argument(help="SQL over dataset views, e.g. 'select count(*) from spotify_tracks'")],
         lake: LakeOpt = None,
         fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
         limit: Annotated[int, typer.Option(help="Max rows shown in table format")] = 50,

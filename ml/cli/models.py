@@ -36,7 +36,8 @@ def metrics_table(title: str, rows: list[tuple[str, str, dict, dict, list[str], 
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        models: Annotated[list[str], typer.Argument(help="Model names or `all` (genre, mood, popularity, audio_features, recommender, streams)")],
+        models: Annotated[list[str], typer.Argument(
+            help="Model names or `all`: genre mood popularity audio_features recommender streams")],
         lake: LakeOpt = None,
         fast: Annotated[bool, typer.Option("--fast", help="Small quick fit (smoke runs, CI)")] = False,
     ) -> None:
