@@ -70,6 +70,10 @@ def music_train():
         results = [r for r in results if r]
         for r in results:
             print(f"{r['model']:>15} v{r['version']}: {r['decision']} {r['aliases_set'] or ''} {r['reasons'] or ''}")
+        selected = set(get_current_context()["params"]["models"])
+        failed = sorted(selected - {r["model"] for r in results})
+        if failed:  # a rejected gate is a result; a crashed task is not
+            raise RuntimeError(f"models that did not finish train -> gate: {', '.join(failed)}")
         return results
 
     summary(decisions)

@@ -18,7 +18,7 @@ def test_ingest_then_train_registers_versions_and_sets_aliases(migrated_airflow,
 
     settings = get_settings()
     monkeypatch.setenv("MUSICML_INGEST_SOURCES", "synthetic")
-    generate(settings.work_dir / "synthetic", seed=11, tracks=3_000, chart_rows=60_000, users=300)
+    generate(settings.work_dir / "synthetic", seed=11, tracks=3_000, chart_rows=60_000, users=300, regions=4)
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert bag.import_errors == {}
