@@ -102,6 +102,19 @@ def _eval_frame(run_id: str) -> pd.DataFrame | None:
     return pd.read_parquet(path)
 
 
+def _input_example(model_uri: str) -> pd.DataFrame | None:
+    """The input example stored with the model: the sanity sample when no evaluation frame was logged."""
+    from mlflow.models import Model
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp)
+            example = Model.load(local).load_input_example(local)
+    except (MlflowException, OSError, ValueError):
+        return None
+    return pd.DataFrame(example) if example is not None else None
+
+
 def _model_size_mb(model_uri: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
@@ -186,6 +199,8 @@ def evaluate_gate(model: str, version: str, gates: dict | None = None, apply: bo
 
     sanity = cfg.get("sanity", {})
     sample = own_frame if own_frame is not None else frozen
+    if sample is None:
+        sample = _input_example(mv.source)
     if sample is not None and len(sample):
         pred = candidate.predict(sample.head(500))
         distinct = _distinct_predictions(pred)
@@ -196,7 +211,7 @@ def evaluate_gate(model: str, version: str, gates: dict | None = None, apply: bo
         budget = float(sanity.get("max_latency_ms", 100))
         checks.append(Check("single-row latency", latency <= budget, f"{latency:.1f} ms median (budget {budget} ms)"))
     else:
-        checks.append(Check("predictions not degenerate", False, "no evaluation frame logged with the run"))
+        checks.append(Check("predictions not degenerate", False, "no evaluation frame or input example logged"))
     size = _model_size_mb(mv.source)
     budget_mb = float(sanity.get("max_model_mb", 300))
     checks.append(Check("model size", size <= budget_mb, f"{size:.1f} MB (budget {budget_mb} MB)"))
