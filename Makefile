@@ -40,6 +40,9 @@ down:  ## stop a dev stack started by `make up`
 bench-ingest: setup  ## 1M tracks + 26M chart rows through the lake -> benchmarks/results/ingest.json
 	$(BIN)/python benchmarks/bench_ingest.py
 
+bench-train: setup  ## every model on the real data: time + peak RSS -> benchmarks/results/{train,quality}.json
+	$(BIN)/python benchmarks/bench_train.py
+
 bench-recommend: setup  ## FAISS exact 100k / IVF 1M + hybrid one-user latency -> benchmarks/results/recommend.json
 	$(BIN)/python benchmarks/bench_recommend.py
 

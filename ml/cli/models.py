@@ -135,14 +135,16 @@ def register(app: typer.Typer) -> None:
                 datasets += load_source(source, None, settings)
             # Real data has no daily charts: the streams forecaster is measured on seeded
             # synthetic charts (labelled so in the lake), its spotify2023_r2 on the real file.
-            from ml.sources.synthetic import generate
+            specs = resolve(models or ["all"])
+            if any(spec.name == "streams" for spec in specs):
+                from ml.sources.synthetic import generate
 
-            syn = Path(tmp) / "synthetic"
-            generate(syn, seed=2024, tracks=5_000, chart_rows=1_000_000, users=200, regions=20)
-            datasets += [d for d in load_source("synthetic", syn, settings) if d.name == "synthetic_spotify_charts"]
+                syn = Path(tmp) / "synthetic"
+                generate(syn, seed=2024, tracks=5_000, chart_rows=1_000_000, users=200, regions=20)
+                datasets += [d for d in load_source("synthetic", syn, settings) if d.name == "synthetic_spotify_charts"]
             lk, _ = ingest_datasets(datasets, str(Path(tmp) / "lake"), "2000-01", quiet=True)
             report: dict = {}
-            for spec in resolve(models or ["all"]):
+            for spec in specs:
                 console.print(f"[bold]quality: {spec.name}[/] ...")
                 con = catalog.connect(lk)
                 df = spec.load(con)
