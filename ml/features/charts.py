@@ -17,8 +17,8 @@ track charted)``; for a track that charted all seven days that is exactly the we
 would read a day after the anchor. `truncation_check()` verifies it on the data: features
 computed with every day after the anchor deleted must equal the features from the full data.
 
-The whole pipeline is one SQL query over the Parquet-backed lake view (daily rows ->
-weekly rows -> windows and joins); only the weekly feature table reaches pandas.
+The pipeline is a few SQL steps over the Parquet-backed lake view (daily rows -> weekly rows
+-> windows -> joins), staged in DuckDB temp tables; only the weekly feature table reaches pandas.
 """
 
 from __future__ import annotations
@@ -130,8 +130,20 @@ def _relation(src: str) -> str:
     return f"({src})"
 
 
-def feature_sql(src: str, *, with_target: bool = True, leaders: tuple[str, ...] = DEFAULT_LEADERS) -> str:
-    """SQL for the weekly feature table over `src` (a view name or a SELECT in the lake schema).
+def feature_steps(
+    src: str,
+    *,
+    with_target: bool = True,
+    leaders: tuple[str, ...] = DEFAULT_LEADERS,
+    prefix: str = "_charts_",
+) -> tuple[list[str], str, list[str]]:
+    """The weekly feature pipeline over `src` (a view name or a SELECT in the lake schema).
+
+    Returns (statements, final_select, temp_tables): run the statements in order, then
+    `final_select` gives the feature table (unordered); drop `temp_tables` afterwards. Staging
+    through temp tables (which DuckDB evicts to its temp_directory under memory pressure) keeps
+    each step's working set alone in memory; one big query holds several hash tables and window
+    buffers at once and needs more than 3 GB on 26M rows.
 
     Needs columns track_id, region, date (DATE), chart, rank, streams.
     with_target: add the week w+1 targets and keep only weeks whose next week lies fully
@@ -139,6 +151,18 @@ def feature_sql(src: str, *, with_target: bool = True, leaders: tuple[str, ...] 
     """
     rel = _relation(src)
     lead = ", ".join("'" + r.replace("'", "''") + "'" for r in leaders) or "NULL"
+    names = ["bounds", "wk", "viral", "region_week", "week_regions", "first_seen", "w2", "track_week", "track_viral"]
+    t = {n: f"{prefix}{n}" for n in names}
+    daily = f"""(
+        SELECT track_id, region, date, chart, "rank" AS rnk, streams,
+               CAST((date - DATE '{EPOCH_MONDAY}') // 7 AS BIGINT) AS week_idx
+        FROM {rel}
+        WHERE track_id IS NOT NULL AND date IS NOT NULL AND region IS NOT NULL
+    )"""
+    top = f"(SELECT * FROM {daily} WHERE chart = 'top200' AND streams IS NOT NULL)"
+    # distinct days within one ISO week, as a bitmask of weekdays: an ordinary (spillable) aggregate,
+    # unlike count(DISTINCT date)
+    days = "bit_count(bit_or(CAST(1 AS INTEGER) << CAST(isodow(date) - 1 AS INTEGER)))"
     target_cols = (
         """,
         first_value(w.log_streams) OVER w_next AS target_log_streams,
@@ -147,84 +171,77 @@ def feature_sql(src: str, *, with_target: bool = True, leaders: tuple[str, ...] 
         CAST(first_value(w.days_charted) OVER w_next IS NOT NULL AS INTEGER) AS charts_next"""
         if with_target else ""
     )
-    target_window = ", w_next AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx " \
-                    "RANGE BETWEEN 1 FOLLOWING AND 1 FOLLOWING)" if with_target else ""
-    target_filter = "WHERE f.anchor + 7 <= (SELECT max_date FROM bounds)" if with_target else ""
-    target_select = ", " + ", ".join(f"f.{t}" for t in TARGETS) if with_target else ""
-    return f"""
-WITH
-daily AS MATERIALIZED (
-    SELECT track_id, region, date, chart, "rank" AS rnk, streams,
-           CAST((date - DATE '{EPOCH_MONDAY}') // 7 AS BIGINT) AS week_idx
-    FROM {rel}
-    WHERE track_id IS NOT NULL AND date IS NOT NULL AND region IS NOT NULL
-),
-bounds AS (SELECT max(date) AS max_date FROM daily),
-top AS (SELECT * FROM daily WHERE chart = 'top200' AND streams IS NOT NULL),
-wk AS MATERIALIZED (
-    SELECT track_id, region, week_idx,
-           ln(1 + 7 * avg(streams)) AS log_streams,
-           count(DISTINCT date) AS days_charted,
-           ln(1 + 7 * arg_max(streams, date)) AS log_streams_last_day,
-           ln(1 + 7 * arg_min(streams, date)) AS log_streams_first_day,
-           max(date) AS last_date, min(date) AS first_date,
-           min(rnk) AS best_rank, avg(rnk) AS mean_rank, arg_max(rnk, date) AS last_rank
-    FROM top GROUP BY ALL
-),
-viral AS (
-    SELECT track_id, region, week_idx, count(DISTINCT date) AS viral_days, min(rnk) AS viral_best_rank
-    FROM daily WHERE chart = 'viral50' GROUP BY ALL
-),
-region_day AS (
-    SELECT region, week_idx, date, ln(1 + 7 * min(streams)) AS cutoff, sum(ln(1 + 7 * streams)) AS s, count(*) AS n
-    FROM top GROUP BY ALL
-),
-region_week AS (
-    SELECT region, week_idx, sum(s) / sum(n) AS region_level, avg(cutoff) AS region_cutoff
-    FROM region_day GROUP BY ALL
-),
-week_regions AS (SELECT week_idx, count(DISTINCT region) AS n_regions FROM region_week GROUP BY ALL),
-first_seen AS (
-    SELECT track_id, min(first_date) AS first_any,
-           min(first_date) FILTER (WHERE region IN ({lead})) AS first_leader_min
-    FROM wk GROUP BY ALL
-),
-w2 AS MATERIALIZED (
-    SELECT w.*,
-        first_value(w.log_streams) OVER w_lag1 AS lag1_log_streams,
-        coalesce(first_value(w.days_charted) OVER w_lag1, 0) AS lag1_days_charted,
-        first_value(w.log_streams) OVER w_lag2 AS lag2_log_streams,
-        first_value(w.log_streams) OVER w_lag4 AS lag4_log_streams,
-        avg(w.log_streams) OVER w_roll4 AS roll4_mean_log_streams,
-        count(*) OVER w_roll4 AS weeks_charted_last4,
-        max(w.log_streams) OVER w_hist AS peak_log_streams_to_date,
-        count(*) OVER w_hist AS weeks_charted_to_date,
-        min(w.first_date) OVER w_hist AS first_date_region{target_cols}
-    FROM wk w
-    WINDOW
-        w_lag1 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx RANGE BETWEEN 1 PRECEDING AND 1 PRECEDING),
-        w_lag2 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx RANGE BETWEEN 2 PRECEDING AND 2 PRECEDING),
-        w_lag4 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx RANGE BETWEEN 4 PRECEDING AND 4 PRECEDING),
-        w_roll4 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx RANGE BETWEEN 3 PRECEDING AND CURRENT ROW),
-        w_hist AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW){target_window}
-),
-track_week AS (
-    SELECT track_id, week_idx,
-           count(*) AS n_markets,
-           count(*) FILTER (WHERE lag1_log_streams IS NULL) AS markets_entered,
-           avg(log_streams) AS mean_log_streams_markets,
-           max(CASE WHEN region = 'Global' THEN 1 ELSE 0 END) AS in_global,
-           max(CASE WHEN region = 'Global' THEN log_streams END) AS global_log_streams,
-           max(CASE WHEN region = 'United States' THEN 1 ELSE 0 END) AS in_us,
-           count(*) FILTER (WHERE region IN ({lead})) AS n_leader_markets
-    FROM w2 GROUP BY ALL
-),
-track_week_prev AS (
-    SELECT track_id, week_idx + 1 AS week_idx, n_markets AS n_markets_lag1 FROM track_week
-),
-track_viral AS (SELECT track_id, week_idx, count(*) AS n_viral_markets FROM viral GROUP BY ALL),
-f AS (SELECT w.*, CAST(DATE '{EPOCH_MONDAY}' + CAST(w.week_idx * 7 + 6 AS INTEGER) AS DATE) AS anchor FROM w2 w)
+    target_window = (", w_next AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx "
+                     "RANGE BETWEEN 1 FOLLOWING AND 1 FOLLOWING)") if with_target else ""
+    target_filter = f"WHERE f.anchor + 7 <= (SELECT max_date FROM {t['bounds']})" if with_target else ""
+    target_select = ", " + ", ".join(f"f.{c}" for c in TARGETS) if with_target else ""
+    steps = {
+        "bounds": f"SELECT max(date) AS max_date FROM {daily}",
+        # one row per (track, region, ISO week) in the top200: days charted, run-rate streams, ranks
+        "wk": f"""
+            SELECT track_id, region, week_idx,
+                   ln(1 + 7 * avg(streams)) AS log_streams,
+                   {days} AS days_charted,
+                   ln(1 + 7 * arg_max(streams, date)) AS log_streams_last_day,
+                   ln(1 + 7 * arg_min(streams, date)) AS log_streams_first_day,
+                   max(date) AS last_date, min(date) AS first_date,
+                   min(rnk) AS best_rank, avg(rnk) AS mean_rank, arg_max(rnk, date) AS last_rank
+            FROM {top} GROUP BY ALL""",
+        "viral": f"""
+            SELECT track_id, region, week_idx, {days} AS viral_days, min(rnk) AS viral_best_rank
+            FROM {daily} WHERE chart = 'viral50' GROUP BY ALL""",
+        "region_week": f"""
+            SELECT region, week_idx, sum(s) / sum(n) AS region_level, avg(cutoff) AS region_cutoff
+            FROM (SELECT region, week_idx, date, ln(1 + 7 * min(streams)) AS cutoff,
+                         sum(ln(1 + 7 * streams)) AS s, count(*) AS n
+                  FROM {top} GROUP BY ALL)
+            GROUP BY ALL""",
+        "week_regions": f"SELECT week_idx, count(DISTINCT region) AS n_regions FROM {t['region_week']} GROUP BY ALL",
+        "first_seen": f"""
+            SELECT track_id, min(first_date) AS first_any,
+                   min(first_date) FILTER (WHERE region IN ({lead})) AS first_leader_min
+            FROM {t['wk']} GROUP BY ALL""",
+        # calendar-exact lags / rolling windows over week_idx (RANGE frames: a missing week is NULL)
+        "w2": f"""
+            SELECT w.*,
+                first_value(w.log_streams) OVER w_lag1 AS lag1_log_streams,
+                coalesce(first_value(w.days_charted) OVER w_lag1, 0) AS lag1_days_charted,
+                first_value(w.log_streams) OVER w_lag2 AS lag2_log_streams,
+                first_value(w.log_streams) OVER w_lag4 AS lag4_log_streams,
+                avg(w.log_streams) OVER w_roll4 AS roll4_mean_log_streams,
+                count(*) OVER w_roll4 AS weeks_charted_last4,
+                max(w.log_streams) OVER w_hist AS peak_log_streams_to_date,
+                count(*) OVER w_hist AS weeks_charted_to_date,
+                min(w.first_date) OVER w_hist AS first_date_region{target_cols},
+                CAST(DATE '{EPOCH_MONDAY}' + CAST(w.week_idx * 7 + 6 AS INTEGER) AS DATE) AS anchor
+            FROM {t['wk']} w
+            WINDOW
+                w_lag1 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx
+                           RANGE BETWEEN 1 PRECEDING AND 1 PRECEDING),
+                w_lag2 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx
+                           RANGE BETWEEN 2 PRECEDING AND 2 PRECEDING),
+                w_lag4 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx
+                           RANGE BETWEEN 4 PRECEDING AND 4 PRECEDING),
+                w_roll4 AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx
+                            RANGE BETWEEN 3 PRECEDING AND CURRENT ROW),
+                w_hist AS (PARTITION BY w.track_id, w.region ORDER BY w.week_idx
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW){target_window}""",
+        "track_week": f"""
+            SELECT track_id, week_idx,
+                   count(*) AS n_markets,
+                   count(*) FILTER (WHERE lag1_log_streams IS NULL) AS markets_entered,
+                   avg(log_streams) AS mean_log_streams_markets,
+                   max(CASE WHEN region = 'Global' THEN 1 ELSE 0 END) AS in_global,
+                   max(CASE WHEN region = 'Global' THEN log_streams END) AS global_log_streams,
+                   max(CASE WHEN region = 'United States' THEN 1 ELSE 0 END) AS in_us,
+                   count(*) FILTER (WHERE region IN ({lead})) AS n_leader_markets
+            FROM {t['w2']} GROUP BY ALL""",
+        "track_viral": f"SELECT track_id, week_idx, count(*) AS n_viral_markets FROM {t['viral']} GROUP BY ALL",
+    }
+    statements = [f"CREATE OR REPLACE TEMP TABLE {t[n]} AS {steps[n]}" for n in names]
+    # the daily-grain weekly table is not read by the final join: free its memory first
+    statements.insert(names.index("w2") + 1, f"DROP TABLE {t['wk']}")
+    final = f"""
 SELECT
     f.track_id, f.region, f.week_idx, f.anchor,
     CAST(f.log_streams AS DOUBLE) AS log_streams,
@@ -252,7 +269,7 @@ SELECT
     CAST(coalesce(v.viral_days, 0) AS DOUBLE) AS viral_days,
     CAST(v.viral_best_rank AS DOUBLE) AS viral_best_rank,
     CAST(tw.n_markets AS DOUBLE) AS n_markets,
-    CAST(coalesce(tp.n_markets_lag1, 0) AS DOUBLE) AS n_markets_lag1,
+    CAST(coalesce(tp.n_markets, 0) AS DOUBLE) AS n_markets_lag1,
     CAST(tw.markets_entered AS DOUBLE) AS markets_entered,
     CAST(tw.markets_entered / tw.n_markets AS DOUBLE) AS share_entered,
     CAST(tw.n_markets / wr.n_regions AS DOUBLE) AS market_share,
@@ -270,17 +287,58 @@ SELECT
     CAST(f.log_streams - rw.region_cutoff AS DOUBLE) AS rel_to_cutoff,
     CAST(weekofyear(f.anchor) AS DOUBLE) AS week_of_year,
     CAST(month(f.anchor) AS DOUBLE) AS month{target_select}
-FROM f
-JOIN first_seen fs USING (track_id)
-JOIN track_week tw ON tw.track_id = f.track_id AND tw.week_idx = f.week_idx
-LEFT JOIN track_week_prev tp ON tp.track_id = f.track_id AND tp.week_idx = f.week_idx
-LEFT JOIN track_viral tv ON tv.track_id = f.track_id AND tv.week_idx = f.week_idx
-LEFT JOIN viral v ON v.track_id = f.track_id AND v.region = f.region AND v.week_idx = f.week_idx
-JOIN region_week rw ON rw.region = f.region AND rw.week_idx = f.week_idx
-JOIN week_regions wr ON wr.week_idx = f.week_idx
+FROM {t['w2']} f
+JOIN {t['first_seen']} fs ON fs.track_id = f.track_id
+JOIN {t['track_week']} tw ON tw.track_id = f.track_id AND tw.week_idx = f.week_idx
+LEFT JOIN {t['track_week']} tp ON tp.track_id = f.track_id AND tp.week_idx = f.week_idx - 1
+LEFT JOIN {t['track_viral']} tv ON tv.track_id = f.track_id AND tv.week_idx = f.week_idx
+LEFT JOIN {t['viral']} v ON v.track_id = f.track_id AND v.region = f.region AND v.week_idx = f.week_idx
+JOIN {t['region_week']} rw ON rw.region = f.region AND rw.week_idx = f.week_idx
+JOIN {t['week_regions']} wr ON wr.week_idx = f.week_idx
 {target_filter}
-ORDER BY f.anchor, f.region, f.track_id
 """
+    return statements, final, [t[n] for n in names]
+
+
+def parquet_source(lake, dataset: str) -> str | None:
+    """`SELECT * FROM read_parquet([...])` over a dataset's latest snapshot files on a local lake.
+
+    DuckDB's own Parquet reader keeps the scan inside `memory_limit`; the lake views scan through
+    pyarrow datasets, whose read-ahead buffers sit outside DuckDB's accounting (about 1.4 GB more
+    peak RSS on 26M chart rows). None for a non-local lake (use the view then).
+    """
+    from ml.lake import catalog
+
+    if not lake.is_local:
+        return None
+    m = catalog.latest(lake, dataset)
+    files = [lake.path(f.path).replace("'", "''") for f in m.files]
+    if not files:
+        return None
+    return "SELECT * FROM read_parquet([" + ", ".join(f"'{f}'" for f in files) + "])"
+
+
+def run_features(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    *,
+    with_target: bool = True,
+    leaders: tuple[str, ...] = DEFAULT_LEADERS,
+    copy_to: str | None = None,
+) -> pd.DataFrame | None:
+    """Run the staged pipeline on `con`: the feature table as a DataFrame, or COPY'd to a Parquet file."""
+    statements, final, temp = feature_steps(src, with_target=with_target, leaders=leaders)
+    try:
+        for sql in statements:
+            con.execute(sql)
+        if copy_to is not None:
+            path = str(copy_to).replace("'", "''")
+            con.execute(f"COPY ({final}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            return None
+        return con.execute(final).df()
+    finally:
+        for name in temp:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def build_features(
@@ -292,7 +350,8 @@ def build_features(
 ) -> pd.DataFrame:
     """The weekly feature table as a DataFrame (default source: the lake's charts view)."""
     src = src or pick(con, "spotify_charts")
-    df = con.execute(feature_sql(src, with_target=with_target, leaders=leaders)).df()
+    df = run_features(con, src, with_target=with_target, leaders=leaders)
+    df = df.sort_values(["anchor", "region", "track_id"], kind="stable", ignore_index=True)
     df["anchor"] = pd.to_datetime(df["anchor"])
     if with_target:
         df["charts_next"] = df["charts_next"].astype("int64")

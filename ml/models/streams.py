@@ -369,8 +369,11 @@ def _train_charts(df: pd.DataFrame, cfg: dict) -> dict:
     split = (f"charts temporal on the target week: train targets end < {valid_start:{fmt}}, "
              f"valid (early stopping) < {test_start:{fmt}}, test target weeks ending "
              f"{test_start:{fmt}}..{pd.Timestamp(df['target_end'].max()):{fmt}}")
-    example = df.iloc[r_te[:5]][["track_id", "region", "anchor", *FEATURE_NAMES]].reset_index(drop=True)
-    example["anchor"] = example["anchor"].dt.strftime(fmt)
+    # five test rows, one of them a new entry (no lag history) so the example shows NaN inputs
+    rows = list(r_te[:4])
+    new_entry = r_te[np.isnan(df["lag1_log_streams"].to_numpy(float)[r_te])]
+    rows.append(new_entry[0] if len(new_entry) else r_te[min(4, len(r_te) - 1)])
+    example = df.iloc[rows][["track_id", "region", *FEATURE_NAMES]].reset_index(drop=True)
     return {
         "model": model, "metrics": metrics, "baseline": baseline, "tables": tables, "figures": figures,
         "n_train": int(len(r_tr)), "n_test": int(len(r_te)), "split": split, "input_example": example,
