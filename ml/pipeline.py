@@ -72,7 +72,9 @@ def evaluate_model(run: dict) -> dict:
 
     spec = get_spec(run["model"])
     client = configure_mlflow()
-    beats = {k: (v > run["baseline"][k]) if not k.startswith(("rmse", "mae", "mse")) else (v < run["baseline"][k])
+    from ml.registry.promotion import lower_is_better
+
+    beats = {k: (v < run["baseline"][k]) if lower_is_better(k, spec) else (v > run["baseline"][k])
              for k, v in run["metrics"].items() if k in run["baseline"]}
     frozen_metrics: dict[str, float] = {}
     try:

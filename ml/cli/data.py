@@ -203,7 +203,7 @@ def register(app: typer.Typer) -> None:
         except duckdb.Error as exc:
             raise _fail(str(exc).splitlines()[0]) from None
         finally:
-            pass
+            con.close()
         if fmt == "csv":
             sys.stdout.write(df.to_csv(index=False))
         elif fmt == "json":
