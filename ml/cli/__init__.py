@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ml.cli import data, models, registry
+from ml.cli import data, models, registry, serving
 
 app = typer.Typer(
     name="musicml",
@@ -21,6 +21,7 @@ app = typer.Typer(
 data.register(app)
 models.register(app)
 registry.register(app)
+serving.register(app)
 
 
 def main() -> None:

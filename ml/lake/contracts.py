@@ -417,6 +417,51 @@ MUSICBRAINZ_ARTISTS = Contract(
     unique=("query", "mbid"),
 )
 
+# Serving logs (ml/serving/predlog.py writes them; `musicml serving compact` lands a month here).
+_ENDPOINTS = ("classify", "popularity", "audio-features", "recommend", "similar", "streams")
+PREDICTION_LOG = Contract(
+    dataset="prediction_log",
+    version=1,
+    description="One row per prediction served (request, model, batch position); inputs/outputs as JSON.",
+    columns=(
+        Column("request_id", "VARCHAR", required=True),
+        Column("ts", "VARCHAR", required=True, description="ISO 8601 UTC"),
+        Column("ts_ms", "BIGINT", required=True, min=0, description="epoch milliseconds"),
+        Column("endpoint", "VARCHAR", required=True, allowed=_ENDPOINTS),
+        Column("model", "VARCHAR", required=True),
+        Column("registered_name", "VARCHAR"),
+        Column("version", "VARCHAR"),
+        Column("variant", "VARCHAR", required=True),
+        Column("unit_key", "VARCHAR", required=True, description="salted hash, never a raw user id"),
+        Column("item", "BIGINT", required=True, min=0, description="position in the request's batch"),
+        Column("inputs", "VARCHAR", description="JSON: the features the model saw"),
+        Column("outputs", "VARCHAR", description="JSON"),
+        Column("latency_ms", "DOUBLE", min=0.0),
+        Column("status", "VARCHAR", required=True, allowed=("ok", "error")),
+        Column("experiment_id", "VARCHAR"),
+        Column("bucket", "DOUBLE", min=0.0, max=1.0),
+    ),
+    unique=("request_id", "model", "item"),
+)
+PREDICTION_FEEDBACK = Contract(
+    dataset="prediction_feedback",
+    version=1,
+    description="Feedback events on served predictions, joinable to prediction_log by request_id.",
+    columns=(
+        Column("feedback_id", "VARCHAR", required=True),
+        Column("request_id", "VARCHAR", required=True),
+        Column("ts", "VARCHAR", required=True),
+        Column("ts_ms", "BIGINT", required=True, min=0),
+        Column("event", "VARCHAR", required=True, allowed=("play", "skip", "save", "complete", "label")),
+        Column("item", "VARCHAR"),
+        Column("label", "VARCHAR"),
+        Column("value", "DOUBLE"),
+        Column("unit_key", "VARCHAR", required=True),
+        Column("variant", "VARCHAR"),
+    ),
+    unique=("feedback_id",),
+)
+
 CONTRACTS: dict[str, Contract] = {
     c.dataset: c
     for c in (
@@ -432,6 +477,8 @@ CONTRACTS: dict[str, Contract] = {
         GTZAN_FEATURES,
         LASTFM_API_TRACK_TAGS,
         MUSICBRAINZ_ARTISTS,
+        PREDICTION_LOG,
+        PREDICTION_FEEDBACK,
     )
 }
 
