@@ -7,7 +7,7 @@ LOCK_HASH := $(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast demo up down bench-ingest bench-recommend bench-train lint lock clean help
+.PHONY: setup test test-fast demo up down serve bento bench-ingest bench-recommend bench-train bench-serve lint lock clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,17 @@ up: setup  ## MLflow UI + Airflow standalone on localhost (Ctrl-C stops)
 
 down:  ## stop a dev stack started by `make up`
 	$(BIN)/python -m ml.devstack down
+
+bento: setup  ## import the champions from MLflow into the BentoML store and build the bento
+	$(BIN)/musicml bento build
+
+serve: setup  ## serve the bento on http://127.0.0.1:3000 (Swagger UI at /docs; Ctrl-C stops)
+	@test -f bentos/serving_manifest.json || $(BIN)/musicml bento build
+	$(BIN)/musicml serve --port $${PORT:-3000}
+
+bench-serve: setup  ## HTTP latency, batch throughput, open-loop load, cold start, RSS -> benchmarks/results/serve.json
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || { echo "wrk missing: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python benchmarks/bench_serve.py
 
 bench-ingest: setup  ## 1M tracks + 26M chart rows through the lake -> benchmarks/results/ingest.json
 	$(BIN)/python benchmarks/bench_ingest.py

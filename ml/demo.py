@@ -4,6 +4,7 @@
 2. run the `music_ingest` DAG in-process (dag.test, Airflow on SQLite): contracts, quarantine, manifests
 3. run the `music_train` DAG in-process: per model train -> evaluate -> register -> gate (MLflow on SQLite)
 4. print datasets, metrics vs baselines, gate decisions and aliases, and how to open the UIs
+5. build the bento from the champions, serve it, send one request per endpoint (and one bad one), stop
 """
 
 from __future__ import annotations
@@ -86,9 +87,13 @@ def main() -> None:
 
     step("4/4 summary")
     _print_models()
+    if str(dr.state) == "success":
+        step("serve: build the bento from the champions, serve it, one request per endpoint")
+        _serve_demo()
     console.print(Panel.fit(
         f"Done in {time.perf_counter() - started:.0f} s on SYNTHETIC data.\n\n"
-        "Open the UIs:   make up      (MLflow http://127.0.0.1:5000, Airflow http://127.0.0.1:8080; Ctrl-C stops)\n"
+        "Open the UIs:   make up      (MLflow http://127.0.0.1:5000, Airflow http://127.0.0.1:8080, bento :3000)\n"
+        "Serve only:     make serve   (http://127.0.0.1:3000/docs; Ctrl-C stops)\n"
         "Registry:       .venv/bin/musicml registry status\n"
         "Query the lake: .venv/bin/musicml lake sql \"select track_genre, count(*) from synthetic_spotify_tracks group by 1\"\n"
         "Real data:      .venv/bin/musicml ingest spotify-tracks   then   .venv/bin/musicml train all",
@@ -96,6 +101,42 @@ def main() -> None:
     ))
     if str(dr.state) != "success":
         raise SystemExit("music_train did not succeed; see the log above")
+
+
+def _serve_demo() -> None:
+    """Build the bento from the champion aliases, serve it, call every endpoint once (+ one bad request), stop."""
+    import json
+
+    import httpx
+
+    from ml.serving.runner import Server
+    from ml.serving.samples import sample_requests
+    from ml.serving.store import build_bento
+
+    summary = build_bento("champion")
+    console.print(f"bento {summary['bento']} built from the champions: "
+                  + ", ".join(f"{k} v{e['version']}" for k, e in summary["models"].items()))
+    for name, why in summary["skipped"].items():
+        console.print(f"[yellow]{name} is not served: {why}[/]")
+    log = get_settings().work_dir / "serve-demo.log"
+    with Server(log_path=log) as server:
+        console.print(f"serving at {server.url} (ready in {server.ready_seconds:.1f} s); "
+                      f"Swagger UI: {server.url}/docs   OpenAPI: {server.url}/docs.json   metrics: {server.url}/metrics")
+        last_id = None
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            for path, body in sample_requests():
+                if path == "/feedback" and last_id:
+                    body = {**body, "request_id": last_id}
+                r = c.post(path, json=body)
+                if r.status_code == 200 and path == "/classify":
+                    last_id = r.json().get("request_id")
+                text = json.dumps(r.json(), separators=(",", ":"))
+                console.print(f"[bold]POST {path}[/] -> {r.status_code}: {text[:400]}{' ...' if len(text) > 400 else ''}",
+                              highlight=False, soft_wrap=True)
+            v = c.get("/version").json()
+            console.print("GET /version -> " + ", ".join(f"{k} v{m['version']} ({m['alias']})"
+                                                         for k, m in v["models"].items()), highlight=False)
+    console.print("server stopped. Serve it yourself: make serve  (Swagger UI at http://127.0.0.1:3000/docs)")
 
 
 def _print_lake() -> None:

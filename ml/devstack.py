@@ -1,4 +1,4 @@
-"""`make up`: MLflow UI + Airflow (standalone) on localhost with the embedded config.
+"""`make up`: MLflow UI + Airflow (standalone) + the bento (when built) on localhost with the embedded config.
 
 Starts `mlflow server` (SQLite backend, local artifacts) and `airflow standalone`
 (api-server, scheduler, dag-processor, triggerer), prints the URLs and where the admin
@@ -44,6 +44,15 @@ def up(mlflow_port: int = 5000) -> None:
         subprocess.Popen(["airflow", "standalone"], env=env, stdout=open(home / "standalone.log", "ab"),
                          stderr=subprocess.STDOUT),
     ]
+    from ml.serving.runner import serve_command, serve_env
+    from ml.serving.store import manifest_path
+
+    if manifest_path().exists():  # the bento built by `make demo` / `musicml bento build`
+        procs.append(subprocess.Popen(serve_command(port=3000), cwd=REPO_ROOT, env=serve_env(env),
+                                      stdout=open(home / "bento-serve.log", "ab"), stderr=subprocess.STDOUT))
+        print("Bento:       http://127.0.0.1:3000/docs   (log: " + str(home / "bento-serve.log") + ")")
+    else:
+        print("Bento:       not started (no bentos/serving_manifest.json: run `make demo` or `musicml bento build`)")
     (home / PIDFILE).write_text("\n".join(str(p.pid) for p in procs))
     print(f"MLflow UI:   http://127.0.0.1:{mlflow_port}   (log: {home / 'mlflow-server.log'})")
     print(f"Airflow UI:  http://127.0.0.1:{env['AIRFLOW__API__PORT']}   (log: {home / 'standalone.log'})")
