@@ -58,7 +58,7 @@ bench-recommend: setup  ## FAISS exact 100k / IVF 1M + hybrid one-user latency -
 	$(BIN)/python benchmarks/bench_recommend.py
 
 lint: setup  ## ruff
-	$(BIN)/ruff check ml tests dags benchmarks
+	$(BIN)/ruff check ml tests dags benchmarks bentos
 
 lock:  ## re-resolve requirements.in into requirements.lock (needs the registries)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q "pip==25.3" \

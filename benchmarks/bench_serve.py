@@ -12,7 +12,6 @@ Writes benchmarks/results/serve.json. Measured, never asserted.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -110,7 +109,8 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
 done = function(summary, latency, requests)
-  io.write(string.format("JSON {{\\"p50\\": %f, \\"p99\\": %f, \\"requests\\": %d, \\"errors\\": %d, \\"seconds\\": %f, \\"non2xx\\": %d}}\\n",
+  io.write(string.format("JSON {{\\"p50\\": %f, \\"p99\\": %f, \\"requests\\": %d, \\"errors\\": %d, "
+    .. "\\"seconds\\": %f, \\"non2xx\\": %d}}\\n",
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.duration / 1e6, summary.errors.status))
@@ -260,7 +260,8 @@ def main() -> None:
         print("sustained", sustained, flush=True)
     genre_raw = raw.get("genre", {}).get("p50_ms")
     result = {
-        "source": source, "machine": f"{os.cpu_count()} cores, shared", "models": {k: m["version"] for k, m in v["models"].items()},
+        "source": source, "machine": f"{os.cpu_count()} cores, shared",
+        "models": {k: m["version"] for k, m in v["models"].items()},
         "load_generator": "wrk 4.1 (closed loop, 1 connection) and an aiohttp open-loop generator, own processes, loopback",
         "table": {
             "classify_single_p50_p99_ms": {"measured": [http.get("classify", {}).get("p50_ms"),

@@ -7,7 +7,8 @@ Created any earlier, the series would live in one process's memory and never sho
 
 Series (labels: model, variant, endpoint where they apply):
 musicml_requests_total{endpoint,variant,code}       answered requests by HTTP status
-musicml_errors_total{endpoint,variant,kind}         validation | too_large | unsupported_media | unauthorized | not_found | internal
+musicml_errors_total{endpoint,variant,kind}         validation | too_large | unsupported_media | unauthorized |
+                                                    not_found | internal
 musicml_request_latency_seconds{endpoint,variant}   whole request inside the service (histogram)
 musicml_predictions_total{model,variant}            predictions made (rows)
 musicml_model_latency_seconds{model,variant}        in-process model time per request (histogram)

@@ -145,7 +145,6 @@ def build_bento(alias: str = "champion", models: list[str] | None = None, progre
         raise LookupError(f"no model has a version with alias {alias!r}: train and gate first (`make demo`)")
     write_manifest(entries, alias, BENTO_DIR / MANIFEST)  # the bento carries its own manifest
     import bentoml
-
     import yaml
 
     opts = yaml.safe_load((BENTO_DIR / "bentofile.yaml").read_text())
