@@ -162,11 +162,8 @@ class ServingHost:
     def _publish_versions(self, bundle: Bundle, previous: Bundle | None = None) -> None:
         g = self.metrics.model_info
         if previous is not None:
-            for name, m in previous.models.items():
-                try:
-                    g.remove(name, previous.variant, m.entry["registered_name"], m.entry["version"], m.entry["alias"])
-                except KeyError:
-                    pass
+            for name, m in previous.models.items():  # 0, not remove(): multiprocess mode cannot remove
+                g.labels(name, previous.variant, m.entry["registered_name"], m.entry["version"], m.entry["alias"]).set(0)
         for name, m in bundle.models.items():
             g.labels(name, bundle.variant, m.entry["registered_name"], m.entry["version"], m.entry["alias"]).set(1)
 
