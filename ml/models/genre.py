@@ -34,8 +34,8 @@ GTZAN variant: the `gtzan_features` view (57 MFCC/spectral/chroma summary column
 variance columns) -> standardised SVM (RBF), C and gamma picked by an inner grid search inside each
 outer fold; 5-fold CV grouped by `song_id` -> `gtzan_accuracy`. It is a benchmark of the method only
 (GTZAN audio features are not in the Spotify schema), so it is not part of the served model.
-`load` attaches the GTZAN frame to the tracks frame (`df.attrs["gtzan"]`); without the view the
-metric is NaN.
+`load` returns the GTZAN frame beside the tracks (`TrainingData.tables["gtzan_features"]`); without
+the view the metric is NaN.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
+from typing import Any, ClassVar
 
 import matplotlib
 
@@ -61,8 +62,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from ml.evaluation import genre_mood_metrics as gm  # noqa: E402
 from ml.evaluation.metrics import accuracy, macro_f1, top_k_accuracy  # noqa: E402
 from ml.evaluation.splits import assert_disjoint, group_kfold, group_split  # noqa: E402
-from ml.features.tracks import AUDIO_COLUMNS, dedupe_tracks, load_tracks  # noqa: E402
-from ml.models.base import ModelSpec, TrackModel, TrainResult  # noqa: E402
+from ml.features.tracks import AUDIO_COLUMNS, dedupe_tracks, explicit_flag, load_tracks  # noqa: E402
+from ml.models.base import ModelConfig, ModelSpec, TrackModel, TrainingData, TrainResult  # noqa: E402
 
 TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "features" / "data" / "genre_taxonomy.csv"
 TOP_K = 5
@@ -70,42 +71,34 @@ NUMERIC_EXTRA = ["duration_ms", "popularity", "explicit"]
 INPUT_COLUMNS = ("track_name", "album_name", *AUDIO_COLUMNS, *NUMERIC_EXTRA)
 GTZAN_BASELINE_FEATURES = ["tempo", "spectral_centroid_mean", "rms_mean", "zero_crossing_rate_mean"]
 
-DEFAULTS: dict = {
-    "test_size": 0.2,
-    "valid_size": 0.2,  # share of the training artists used to choose blend weights / temperatures
-    "seed": 42,
-    "max_rows": None,  # cap on tracks (random sample) before splitting
-    "use_popularity": True,
-    "tfidf_max_features": 50000,
-    "tfidf_ngram_max": 4,
-    "nb_alpha": 0.03,
-    "mlp_hidden": (256,),
-    "mlp_alpha": 1e-2,
-    "mlp_max_iter": 300,
-    "mlp_bag": 1,  # MLPs with different seeds, probabilities averaged
-    "xgb_rounds": 200,
-    "xgb_depth": 4,
-    "xgb_eta": 0.08,
-    "stack_folds": 5,
-    "gtzan_folds": 5,
-    "gtzan_grid": {"svc__C": [1.0, 3.0, 10.0], "svc__gamma": ["scale", 0.01]},
-    "n_jobs": 2,
-    "refit": True,  # refit every piece on the full training set after choosing the blend
-}
-FAST: dict = {
-    "refit": False, "max_rows": 2500, "tfidf_max_features": 20000, "mlp_max_iter": 60, "xgb_rounds": 40,
-    "stack_folds": 3, "gtzan_folds": 3, "gtzan_grid": None,
-}
+class GenreConfig(ModelConfig):
+    """Genre training knobs; the defaults are the full configuration."""
 
+    test_size: float = 0.2
+    valid_size: float = 0.2  # share of the training artists used to choose blend weights / temperatures
+    seed: int = 42
+    max_rows: int | None = None  # cap on tracks (random sample) before splitting
+    use_popularity: bool = True
+    tfidf_max_features: int = 50000
+    tfidf_ngram_max: int = 4
+    nb_alpha: float = 0.03
+    mlp_hidden: tuple[int, ...] = (256,)
+    mlp_alpha: float = 1e-2
+    mlp_max_iter: int = 300
+    mlp_bag: int = 1  # MLPs with different seeds, probabilities averaged
+    xgb_rounds: int = 200
+    xgb_depth: int = 4
+    xgb_eta: float = 0.08
+    stack_folds: int = 5
+    gtzan_folds: int = 5
+    gtzan_grid: dict[str, list[float | str]] | None = {"svc__C": [1.0, 3.0, 10.0], "svc__gamma": ["scale", 0.01]}
+    n_jobs: int = 2
+    refit: bool = True  # refit every piece on the full training set after choosing the blend
 
-def _config(config: dict | None) -> dict:
-    config = dict(config or {})
-    cfg = dict(DEFAULTS)
-    if config.get("fast"):
-        cfg.update(FAST)
-    cfg.update({k: v for k, v in config.items() if k not in ("fast", "gtzan")})
-    cfg["fast"] = bool(config.get("fast"))
-    return cfg
+    FAST: ClassVar[dict[str, Any]] = {
+        "refit": False, "max_rows": 2500, "tfidf_max_features": 20000, "mlp_max_iter": 60, "xgb_rounds": 40,
+        "stack_folds": 3, "gtzan_folds": 3, "gtzan_grid": None,
+    }
 
 
 # -------------------------------------------------------------------------------- taxonomy
@@ -120,37 +113,14 @@ def load_taxonomy() -> dict[str, str]:
 # ------------------------------------------------------------------------------------ data
 
 
-class Attached:
-    """A frame riding along in `DataFrame.attrs` without being deep-copied or compared by value."""
-
-    def __init__(self, frame: pd.DataFrame):
-        self.frame = frame
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def __eq__(self, other):
-        return isinstance(other, Attached) and other.frame is self.frame
-
-    __hash__ = object.__hash__
-
-
-def load(con) -> pd.DataFrame:
-    """The track listings (source schema); the GTZAN feature table, if in the lake, in attrs["gtzan"]."""
+def load(con) -> TrainingData:
+    """The track listings (source schema); the GTZAN feature table, if in the lake, as table "gtzan_features"."""
     df = load_tracks(con)
     views = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = {}
     if "gtzan_features" in views:
-        df.attrs["gtzan"] = Attached(con.execute('SELECT * FROM "gtzan_features"').df())
-    return df
-
-
-def _gtzan_frame(df: pd.DataFrame, config: dict | None) -> pd.DataFrame | None:
-    g = (config or {}).get("gtzan")
-    if g is None:
-        g = df.attrs.get("gtzan")
-    if isinstance(g, Attached):
-        g = g.frame
-    return g
+        tables["gtzan_features"] = con.execute('SELECT * FROM "gtzan_features"').df()
+    return TrainingData(df, tables, dataset=df.attrs.get("dataset"))
 
 
 def _text(df: pd.DataFrame) -> list[str]:
@@ -159,16 +129,10 @@ def _text(df: pd.DataFrame) -> list[str]:
     return (name + " | " + album).tolist()
 
 
-def _explicit(s: pd.Series) -> np.ndarray:
-    if s.dtype == bool:
-        return s.to_numpy(float)
-    return s.astype("string").str.lower().map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}).astype(float).to_numpy()
-
-
 def _numeric(df: pd.DataFrame, use_popularity: bool) -> tuple[np.ndarray, list[str]]:
     cols = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in AUDIO_COLUMNS}
     cols["log_duration"] = np.log1p(pd.to_numeric(df["duration_ms"], errors="coerce").to_numpy(float) / 1000.0)
-    cols["explicit"] = _explicit(df["explicit"])
+    cols["explicit"] = explicit_flag(df["explicit"])
     if use_popularity:
         cols["popularity"] = pd.to_numeric(df["popularity"], errors="coerce").to_numpy(float)
     return np.column_stack(list(cols.values())), list(cols)
@@ -196,44 +160,44 @@ def _slim(vec: TfidfVectorizer, *nbs: MultinomialNB) -> None:
 class _Pieces:
     """The fitted components of one training run (fit on a set of tracks)."""
 
-    def fit(self, tracks: pd.DataFrame, fine_classes, coarse_classes, tax, cfg: dict) -> _Pieces:
+    def fit(self, tracks: pd.DataFrame, fine_classes, coarse_classes, tax, cfg: GenreConfig) -> _Pieces:
         self.fine_classes, self.coarse_classes = np.asarray(fine_classes), np.asarray(coarse_classes)
-        self.use_popularity = cfg["use_popularity"]
+        self.use_popularity = cfg.use_popularity
         fine, coarse = _expand(tracks, tax)
         fi = {c: i for i, c in enumerate(self.fine_classes)}
         ci = {c: i for i, c in enumerate(self.coarse_classes)}
         y_f, y_c = fine["label"].map(fi).to_numpy(), coarse["label"].map(ci).to_numpy()
         w_f = 1.0 / fine.groupby("track_id")["label"].transform("size").to_numpy()
 
-        self.vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, cfg["tfidf_ngram_max"]), min_df=2,
-                                   sublinear_tf=True, max_features=cfg["tfidf_max_features"], dtype=np.float32)
+        self.vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, cfg.tfidf_ngram_max), min_df=2,
+                                   sublinear_tf=True, max_features=cfg.tfidf_max_features, dtype=np.float32)
         self.vec.fit(_text(tracks))
         Tf, Tc = self.vec.transform(_text(fine)), self.vec.transform(_text(coarse))
-        self.nb_fine = MultinomialNB(alpha=cfg["nb_alpha"]).fit(Tf, y_f, sample_weight=w_f)
-        self.nb_coarse = MultinomialNB(alpha=cfg["nb_alpha"]).fit(Tc, y_c)
+        self.nb_fine = MultinomialNB(alpha=cfg.nb_alpha).fit(Tf, y_f, sample_weight=w_f)
+        self.nb_coarse = MultinomialNB(alpha=cfg.nb_alpha).fit(Tc, y_c)
         _slim(self.vec, self.nb_fine, self.nb_coarse)
 
         Xf, self.numeric_names = _numeric(fine, self.use_popularity)
         self.medians = np.nanmedian(Xf, axis=0)
-        self.qt = QuantileTransformer(n_quantiles=200, output_distribution="normal", random_state=cfg["seed"])
+        self.qt = QuantileTransformer(n_quantiles=200, output_distribution="normal", random_state=cfg.seed)
         Qf = self.qt.fit_transform(self._impute(Xf))
         self.mlps = [
-            MLPClassifier(cfg["mlp_hidden"], alpha=cfg["mlp_alpha"], max_iter=cfg["mlp_max_iter"],
-                          early_stopping=True, random_state=cfg["seed"] + i).fit(Qf, y_f, sample_weight=w_f)
-            for i in range(cfg["mlp_bag"])
+            MLPClassifier(cfg.mlp_hidden, alpha=cfg.mlp_alpha, max_iter=cfg.mlp_max_iter,
+                          early_stopping=True, random_state=cfg.seed + i).fit(Qf, y_f, sample_weight=w_f)
+            for i in range(cfg.mlp_bag)
         ]
 
         # stack: out-of-fold text probabilities of the training rows, grouped by artist
         oof = np.zeros((len(coarse), len(self.coarse_classes)))
-        for tr, va in group_kfold(coarse, "artist_key", cfg["stack_folds"], seed=cfg["seed"]):
-            nb = MultinomialNB(alpha=cfg["nb_alpha"]).fit(Tc[tr], y_c[tr])
+        for tr, va in group_kfold(coarse, "artist_key", cfg.stack_folds, seed=cfg.seed):
+            nb = MultinomialNB(alpha=cfg.nb_alpha).fit(Tc[tr], y_c[tr])
             oof[np.ix_(va, nb.classes_)] = nb.predict_proba(Tc[va])
         Xc, _ = _numeric(coarse, self.use_popularity)
         self.stack_names = self.numeric_names + [f"text_p[{c}]" for c in self.coarse_classes]
         self.xgb = xgb.XGBClassifier(
-            n_estimators=cfg["xgb_rounds"], max_depth=cfg["xgb_depth"], learning_rate=cfg["xgb_eta"],
+            n_estimators=cfg.xgb_rounds, max_depth=cfg.xgb_depth, learning_rate=cfg.xgb_eta,
             subsample=0.8, colsample_bytree=0.8, min_child_weight=2, tree_method="hist",
-            n_jobs=cfg["n_jobs"], random_state=cfg["seed"], eval_metric="mlogloss",
+            n_jobs=cfg.n_jobs, random_state=cfg.seed, eval_metric="mlogloss",
         )
         self.xgb_classes = np.unique(y_c)  # xgboost wants labels 0..k-1: map the present ones
         self.xgb.fit(np.hstack([Xc, gm.log_proba(oof)]).astype(np.float32), np.searchsorted(self.xgb_classes, y_c))
@@ -387,13 +351,13 @@ def _baseline_logreg(train_tracks: pd.DataFrame, test: pd.DataFrame, fine_classe
     fine, coarse = _expand(train_tracks, tax)
     out = []
     for frame, classes in ((fine, fine_classes), (coarse, coarse_classes)):
-        X, _ = _numeric(frame, cfg["use_popularity"])
+        X, _ = _numeric(frame, cfg.use_popularity)
         med = np.nanmedian(X, axis=0)
         sc = StandardScaler().fit(np.where(np.isnan(X), med, X))
         idx = {c: i for i, c in enumerate(classes)}
         lr = LogisticRegression(C=1.0, max_iter=1000).fit(sc.transform(np.where(np.isnan(X), med, X)),
                                                           frame["label"].map(idx).to_numpy())
-        Xt, _ = _numeric(test, cfg["use_popularity"])
+        Xt, _ = _numeric(test, cfg.use_popularity)
         P = np.full((len(test), len(classes)), 1e-9)
         P[:, lr.classes_] = lr.predict_proba(sc.transform(np.where(np.isnan(Xt), med, Xt)))
         out.append(P)
@@ -421,7 +385,7 @@ def _gtzan_matrix(g: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     return X, cols
 
 
-def gtzan_cv(g: pd.DataFrame, cfg: dict) -> dict:
+def gtzan_cv(g: pd.DataFrame, cfg: GenreConfig) -> dict:
     """Grouped K-fold CV accuracy of the SVM (nested grid search) and of the 4-feature LR baseline."""
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import Pipeline, make_pipeline
@@ -434,11 +398,11 @@ def gtzan_cv(g: pd.DataFrame, cfg: dict) -> dict:
     Xb = g[GTZAN_BASELINE_FEATURES].to_numpy(float)
     y = g["label"].to_numpy()
     pred, pred_b = np.empty(len(g), object), np.empty(len(g), object)
-    for tr, te in group_kfold(g, "song_id", cfg["gtzan_folds"], seed=cfg["seed"]):
+    for tr, te in group_kfold(g, "song_id", cfg.gtzan_folds, seed=cfg.seed):
         assert_disjoint(g, tr, te, "song_id")
         svm = Pipeline([("scale", StandardScaler()), ("svc", SVC(C=3.0, gamma="scale"))])
-        if cfg["gtzan_grid"]:
-            svm = GridSearchCV(svm, cfg["gtzan_grid"], cv=3, n_jobs=1)
+        if cfg.gtzan_grid:
+            svm = GridSearchCV(svm, cfg.gtzan_grid, cv=3, n_jobs=1)
         pred[te] = svm.fit(X[tr], y[tr]).predict(X[te])
         base = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(Xb[tr], y[tr])
         pred_b[te] = base.predict(Xb[te])
@@ -451,13 +415,13 @@ def gtzan_cv(g: pd.DataFrame, cfg: dict) -> dict:
 # ----------------------------------------------------------------------------------- train
 
 
-def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
-    cfg = _config(config)
+def train(data: TrainingData | pd.DataFrame, config: GenreConfig | dict | None = None) -> TrainResult:
+    cfg = GenreConfig.resolve(config)
+    data = TrainingData.of(data)
     t0 = time.time()
     tax = load_taxonomy()
-    gtzan = _gtzan_frame(df, config)
-    df = df.copy(deep=False)
-    df.attrs = {k: v for k, v in df.attrs.items() if k != "gtzan"}  # keep derived frames JSON-serialisable
+    gtzan = data.table("gtzan_features")
+    df = data.frame
     source_cols = [c for c in df.columns if c in set(INPUT_COLUMNS) | {"track_id", "artists", "track_genre"}]
 
     tracks = dedupe_tracks(df[df["track_genre"].notna()])
@@ -465,16 +429,16 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     if unknown:
         raise ValueError(f"genre(s) missing from {TAXONOMY_PATH.name}: {', '.join(unknown)}")
     tracks["artist_key"] = tracks["artist_key"].fillna("track:" + tracks["track_id"].astype(str))
-    if cfg["max_rows"] and len(tracks) > cfg["max_rows"]:
-        tracks = tracks.sample(cfg["max_rows"], random_state=cfg["seed"])
+    if cfg.max_rows and len(tracks) > cfg.max_rows:
+        tracks = tracks.sample(cfg.max_rows, random_state=cfg.seed)
     tracks = tracks.reset_index(drop=True)
     fine_classes = np.array(sorted({g for gs in tracks["genres"] for g in gs}))
     coarse_classes = np.array(sorted({tax[g] for g in fine_classes}))
 
-    tr_idx, te_idx = group_split(tracks, "artist_key", cfg["test_size"], cfg["seed"])
+    tr_idx, te_idx = group_split(tracks, "artist_key", cfg.test_size, cfg.seed)
     assert_disjoint(tracks, tr_idx, te_idx, "artist_key")
     train_t, test = tracks.loc[tr_idx].reset_index(drop=True), tracks.loc[te_idx].reset_index(drop=True)
-    sub_idx, val_idx = group_split(train_t, "artist_key", cfg["valid_size"], cfg["seed"] + 1)
+    sub_idx, val_idx = group_split(train_t, "artist_key", cfg.valid_size, cfg.seed + 1)
     assert_disjoint(train_t, sub_idx, val_idx, "artist_key")
     sub, val = train_t.loc[sub_idx].reset_index(drop=True), train_t.loc[val_idx].reset_index(drop=True)
 
@@ -485,7 +449,7 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
         model_tmp = GenreModel(probe, tax, 0.5, 0.5, 1.0, 1.0)
         blend = _choose_blend(probe.probs(val), val, fine_classes, coarse_classes, model_tmp.fine_to_coarse, tax)
         # 2) refit every piece on the full training set (fast mode keeps the pieces fitted without the slice)
-        pieces = _Pieces().fit(train_t, fine_classes, coarse_classes, tax, cfg) if cfg["refit"] else probe
+        pieces = _Pieces().fit(train_t, fine_classes, coarse_classes, tax, cfg) if cfg.refit else probe
         model = GenreModel(pieces, tax, blend["w_text"], blend["alpha_stack"], blend["t_fine"], blend["t_coarse"],
                            blend["beta_reconcile"])
         p = pieces.probs(test)
@@ -512,26 +476,25 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     params = {
         "baseline": "logreg_audio_only (multinomial LR on standardised audio features; GTZAN: LR on "
                     + ", ".join(GTZAN_BASELINE_FEATURES) + ")",
-        "text": f"tfidf char_wb 1-{cfg['tfidf_ngram_max']} of track_name | album_name -> multinomial NB",
-        "audio": "quantile-normal audio features -> MLP " + str(cfg["mlp_hidden"]),
-        "stack": f"xgboost {cfg['xgb_rounds']} rounds depth {cfg['xgb_depth']} on audio + OOF text p(super)",
-        "gtzan": "log-var features, standardised RBF SVM, nested grid " + str(cfg["gtzan_grid"]),
+        "text": f"tfidf char_wb 1-{cfg.tfidf_ngram_max} of track_name | album_name -> multinomial NB",
+        "audio": "quantile-normal audio features -> MLP " + str(cfg.mlp_hidden),
+        "stack": f"xgboost {cfg.xgb_rounds} rounds depth {cfg.xgb_depth} on audio + OOF text p(super)",
+        "gtzan": "log-var features, standardised RBF SVM, nested grid " + str(cfg.gtzan_grid),
         "n_fine_classes": len(fine_classes), "n_super_genres": len(coarse_classes),
         "n_valid": len(val), "train_seconds": round(train_seconds, 1),
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in blend.items()},
-        **{k: v for k, v in cfg.items() if k not in ("gtzan_grid",)},
     }
     eval_frame = test[source_cols].copy()
     eval_frame["genres"] = test["genres"].map(list)
     return TrainResult(
         model=model, metrics=metrics, baseline=baseline,
-        split=(f"one row per track_id; grouped by artist_key ({cfg['test_size']:.0%} of artists to test); "
-               f"validation slice = {cfg['valid_size']:.0%} of training artists; GTZAN: "
-               f"{cfg['gtzan_folds']}-fold CV grouped by song_id"),
+        split=(f"one row per track_id; grouped by artist_key ({cfg.test_size:.0%} of artists to test); "
+               f"validation slice = {cfg.valid_size:.0%} of training artists; GTZAN: "
+               f"{cfg.gtzan_folds}-fold CV grouped by song_id"),
         n_train=len(train_t), n_test=len(test), params=params, figures=figures, tables=tables,
         input_example=test[source_cols].head(5).reset_index(drop=True),
         extra={"prior": prior, "text_only": t_only, "audio_only": a_only},
-        eval_frame=eval_frame,
+        eval_frame=eval_frame, config=cfg,
     )
 
 
@@ -606,4 +569,5 @@ SPEC = ModelSpec(
     higher_is_better={"coarse_top1": True, "coarse_macro_f1": True, "fine_top1": True, "fine_top5": True,
                       "fine_macro_f1": True, "gtzan_accuracy": True, "coarse_ece": False, "fine_ece": False},
     score=score,
+    config=GenreConfig,
 )

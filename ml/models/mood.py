@@ -18,12 +18,12 @@ Output: `mood` (argmax), `mood_p_<mood>` for the 5 moods (sum to 1), and
 `mood_intensity` = (max probability - 1/5) / (1 - 1/5), clipped to [0, 1]: 0 when the model sees no
 mood more than chance, 1 when it is certain of one.
 
-Baseline: the seed's threshold rules on the same test rows, first rule that fires wins, most
+Baseline: hand-written threshold rules on the same test rows, first rule that fires wins, most
 specific first: focus (instrumentalness > 0.6 & speechiness < 0.1), calm (tempo < 100 &
 acousticness > 0.5), energetic (energy > 0.8 & danceability > 0.7), happy (valence > 0.7 &
 energy > 0.7), sad (valence < 0.4); when none fires: the most frequent label of the training rows.
-`extra.rules_seed_order` applies them in the seed's listing order (happy, sad, energetic, calm,
-focus) for reference. `rules_agreement` is the rules' accuracy against the tag labels over all
+`extra.rules_seed_order` applies them in the order they were first written down (happy, sad,
+energetic, calm, focus: `SEED_ORDER`) for reference. `rules_agreement` is the rules' accuracy against the tag labels over all
 labelled tracks (a property of the data, identical in `metrics` and `baseline`), and
 `label_coverage` is likewise the same on both sides.
 """
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
 import matplotlib
 
@@ -44,38 +45,30 @@ from ml.evaluation import genre_mood_metrics as gm  # noqa: E402
 from ml.evaluation.metrics import accuracy, macro_f1  # noqa: E402
 from ml.evaluation.splits import assert_disjoint, group_kfold, group_split  # noqa: E402
 from ml.features.tracks import AUDIO_COLUMNS, dedupe_tracks, load_artist_tags, load_tracks  # noqa: E402
-from ml.models.base import ModelSpec, TrackModel, TrainResult  # noqa: E402
+from ml.models.base import ModelConfig, ModelSpec, TrackModel, TrainingData, TrainResult  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "features" / "data"
 MOOD_TAGS_PATH = DATA / "mood_tags.csv"
 TAXONOMY_PATH = DATA / "genre_taxonomy.csv"
 MOODS = ("happy", "sad", "energetic", "calm", "focus")
 RULE_ORDER = ("focus", "calm", "energetic", "happy", "sad")
-SEED_ORDER = ("happy", "sad", "energetic", "calm", "focus")
+SEED_ORDER = ("happy", "sad", "energetic", "calm", "focus")  # the order the rules were first written down in
 INPUT_COLUMNS = (*AUDIO_COLUMNS, "duration_ms", "track_genre")
 MIN_VOTES, MIN_SHARE = 1.0, 0.5  # artist label thresholds (applied in `load`)
 
-DEFAULTS: dict = {
-    "test_size": 0.25,
-    "seed": 42,
-    "use_genre": True,
-    "n_trees": 400,
-    "max_features": 0.5,
-    "leaf_grid": (3, 5, 10),
-    "cv_folds": 5,
-    "n_jobs": 2,
-}
-FAST: dict = {"n_trees": 60, "leaf_grid": (5,), "cv_folds": 3}
+class MoodConfig(ModelConfig):
+    """Mood training knobs; the defaults are the full configuration."""
 
+    test_size: float = 0.25
+    seed: int = 42
+    use_genre: bool = True
+    n_trees: int = 400
+    max_features: float = 0.5
+    leaf_grid: tuple[int, ...] = (3, 5, 10)  # min_samples_leaf candidates, picked by grouped CV
+    cv_folds: int = 5
+    n_jobs: int = 2
 
-def _config(config: dict | None) -> dict:
-    config = dict(config or {})
-    cfg = dict(DEFAULTS)
-    if config.get("fast"):
-        cfg.update(FAST)
-    cfg.update({k: v for k, v in config.items() if k != "fast"})
-    cfg["fast"] = bool(config.get("fast"))
-    return cfg
+    FAST: ClassVar[dict[str, Any]] = {"n_trees": 60, "leaf_grid": (5,), "cv_folds": 3}
 
 
 # ---------------------------------------------------------------------------------- labels
@@ -110,14 +103,14 @@ def artist_moods(tags: pd.DataFrame, mapping: pd.DataFrame | None = None, min_vo
     return out.reset_index()
 
 
-def load(con, min_votes: float = MIN_VOTES, min_share: float = MIN_SHARE) -> pd.DataFrame:
+def load(con, min_votes: float = MIN_VOTES, min_share: float = MIN_SHARE) -> TrainingData:
     """One row per track (source columns) with the artist's tag-derived `mood_label` (NaN if none)."""
     tracks = dedupe_tracks(load_tracks(con))
     labels = artist_moods(load_artist_tags(con), min_votes=min_votes, min_share=min_share)
     keep = ["artist_key", "mood_label", "mood_votes", "mood_share"]
     out = tracks.drop(columns=["genres"]).merge(labels[keep], on="artist_key", how="left")
     out.attrs.update(tracks.attrs)
-    return out
+    return TrainingData(out, dataset=tracks.attrs.get("dataset"))
 
 
 # -------------------------------------------------------------------------------- features
@@ -129,7 +122,7 @@ def _taxonomy() -> dict[str, str]:
 
 
 def rules(df: pd.DataFrame, order=RULE_ORDER, fallback: str = "calm") -> np.ndarray:
-    """The seed's threshold rules: the first rule in `order` that fires wins, else `fallback`."""
+    """The hand-written threshold rules (module docstring): the first rule in `order` that fires wins, else `fallback`."""
     x = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in
          ("valence", "energy", "danceability", "tempo", "acousticness", "instrumentalness", "speechiness")}
     with np.errstate(invalid="ignore"):
@@ -200,15 +193,15 @@ class MoodModel(TrackModel):
         return pd.DataFrame(out, index=df.index)
 
 
-def _forest(cfg: dict, leaf: int) -> RandomForestClassifier:
-    return RandomForestClassifier(n_estimators=cfg["n_trees"], min_samples_leaf=leaf, max_features=cfg["max_features"],
-                                  class_weight="balanced", n_jobs=cfg["n_jobs"], random_state=cfg["seed"])
+def _forest(cfg: MoodConfig, leaf: int) -> RandomForestClassifier:
+    return RandomForestClassifier(n_estimators=cfg.n_trees, min_samples_leaf=leaf, max_features=cfg.max_features,
+                                  class_weight="balanced", n_jobs=cfg.n_jobs, random_state=cfg.seed)
 
 
-def _cv(train_df: pd.DataFrame, X: np.ndarray, y: np.ndarray, cfg: dict, leaf: int) -> np.ndarray:
+def _cv(train_df: pd.DataFrame, X: np.ndarray, y: np.ndarray, cfg: MoodConfig, leaf: int) -> np.ndarray:
     """Out-of-fold probabilities (MOODS order) of grouped K-fold inside the training rows."""
     oof = np.full((len(train_df), len(MOODS)), 1e-9)
-    for tr, va in group_kfold(train_df, "artist_key", cfg["cv_folds"], seed=cfg["seed"]):
+    for tr, va in group_kfold(train_df, "artist_key", cfg.cv_folds, seed=cfg.seed):
         f = _forest(cfg, leaf).fit(X[tr], y[tr])
         oof[np.ix_(va, [MOODS.index(c) for c in f.classes_])] = f.predict_proba(X[va])
     return oof
@@ -217,8 +210,9 @@ def _cv(train_df: pd.DataFrame, X: np.ndarray, y: np.ndarray, cfg: dict, leaf: i
 # ----------------------------------------------------------------------------------- train
 
 
-def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
-    cfg = _config(config)
+def train(data: TrainingData | pd.DataFrame, config: MoodConfig | dict | None = None) -> TrainResult:
+    cfg = MoodConfig.resolve(config)
+    df = TrainingData.of(data).frame
     t0 = time.time()
     if "mood_label" not in df.columns:
         raise ValueError("mood.train needs the frame from mood.load (with mood_label)")
@@ -229,17 +223,17 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     y_all = lab["mood_label"].to_numpy(dtype=object)
     agreement = accuracy(y_all, rules(lab, RULE_ORDER, fallback=pd.Series(y_all).mode()[0]))
 
-    tr_idx, te_idx = group_split(lab, "artist_key", cfg["test_size"], cfg["seed"])
+    tr_idx, te_idx = group_split(lab, "artist_key", cfg.test_size, cfg.seed)
     assert_disjoint(lab, tr_idx, te_idx, "artist_key")
     train_df, test = lab.loc[tr_idx].reset_index(drop=True), lab.loc[te_idx].reset_index(drop=True)
     y_tr, y_te = train_df["mood_label"].to_numpy(dtype=object), test["mood_label"].to_numpy(dtype=object)
     majority = pd.Series(y_tr).value_counts().index[0]
 
-    feats = _Features(cfg["use_genre"]).fit(train_df)
+    feats = _Features(cfg.use_genre).fit(train_df)
     X_tr = feats.transform(train_df)
     ytr_idx = np.array([MOODS.index(v) for v in y_tr])
     cv_scores, best = {}, None
-    for leaf in cfg["leaf_grid"]:
+    for leaf in cfg.leaf_grid:
         oof = _cv(train_df, X_tr, y_tr, cfg, leaf)
         cv_scores[leaf] = macro_f1(y_tr, np.array(MOODS, dtype=object)[oof.argmax(axis=1)])
         if best is None or cv_scores[leaf] > cv_scores[best[0]]:
@@ -288,18 +282,18 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     eval_frame = test[source_cols].assign(mood_label=y_te)
     params = {
         "baseline": f"threshold rules, order {' > '.join(RULE_ORDER)}, fallback = train majority ({majority})",
-        "model": f"random forest {cfg['n_trees']} trees, class_weight=balanced, min_samples_leaf={leaf} (grouped CV)",
+        "model": f"random forest {cfg.n_trees} trees, class_weight=balanced, min_samples_leaf={leaf} (grouped CV)",
         "temperature": round(temperature, 4), "cv_macro_f1_by_leaf": str({k: round(v, 4) for k, v in cv_scores.items()}),
         "label_rule": f"artist votes >= {MIN_VOTES}, top mood share >= {MIN_SHARE}, strictly ahead",
         "n_labelled": len(lab), "n_artists_labelled": int(lab["artist_key"].nunique()),
         "train_seconds": round(train_seconds, 1),
-        **{k: v for k, v in cfg.items()},
     }
     return TrainResult(
         model=model, metrics=metrics, baseline=baseline,
-        split=f"labelled tracks grouped by artist_key ({cfg['test_size']:.0%} of artists to test)",
+        split=f"labelled tracks grouped by artist_key ({cfg.test_size:.0%} of artists to test)",
         n_train=len(train_df), n_test=len(test), params=params, figures=figures, tables=tables,
         input_example=test[source_cols].head(5).reset_index(drop=True), extra=extra, eval_frame=eval_frame,
+        config=cfg,
     )
 
 
@@ -319,7 +313,7 @@ def score(model, eval_frame: pd.DataFrame) -> dict[str, float]:
 SPEC = ModelSpec(
     name="mood",
     description="5 moods (happy, sad, energetic, calm, focus) + intensity from audio features and super-genre; "
-                "labels from Last.fm artist tags; random forest vs the seed's threshold rules",
+                "labels from Last.fm artist tags; random forest vs hand-written threshold rules",
     load=load,
     train=train,
     key_metrics=("macro_f1", "accuracy", "label_coverage"),
@@ -327,4 +321,5 @@ SPEC = ModelSpec(
     higher_is_better={"macro_f1": True, "accuracy": True, "label_coverage": True, "rules_agreement": True,
                       "ece": False},
     score=score,
+    config=MoodConfig,
 )

@@ -29,6 +29,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import matplotlib
 
@@ -43,9 +44,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from ml.evaluation.metrics import interval_coverage, interval_width, regression_report  # noqa: E402
 from ml.evaluation.splits import assert_disjoint, group_split  # noqa: E402
 from ml.features.artist_history import TargetHistory, fold_ids  # noqa: E402
-from ml.features.tracks import AUDIO_COLUMNS, dedupe_tracks, load_tracks  # noqa: E402
+from ml.features.tracks import (  # noqa: E402
+    AUDIO_COLUMNS,
+    POPULARITY_KEYWORDS,
+    dedupe_tracks,
+    explicit_flag,
+    keyword_flags,
+    load_tracks,
+)
 from ml.lake.linking import artist_key as make_artist_key  # noqa: E402
-from ml.models.base import ModelSpec, TrackModel, TrainResult  # noqa: E402
+from ml.models.base import ModelConfig, ModelSpec, TrackModel, TrainingData, TrainResult  # noqa: E402
 
 TARGET = "popularity"
 ALPHA = 0.2  # 80% interval
@@ -53,70 +61,40 @@ LO_Q, HI_Q = ALPHA / 2, 1 - ALPHA / 2
 
 # --------------------------------------------------------------------------------- config
 
-DEFAULTS: dict = {
-    "test_size": 0.2,
-    "seed": 42,
-    "max_rows": None,  # cap on tracks (random sample by track_id) before splitting
-    "encoder_folds": 5,  # K for the out-of-fold target history of training rows
-    "conformal_folds": 4,  # K for the cross-conformal scores
-    "prior_weight": 5.0,  # pseudo-count of the smoothed artist/album/genre means
-    "album_svd": 32,  # components of the album-name TF-IDF projection (0 = off)
-    "num_boost_round": 500,
-    "quantile_boost_round": 300,
-    "learning_rate": 0.04,
-    "max_depth": 6,
-    "min_child_weight": 3.0,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "nthread": 1,  # see report: 2 OpenMP threads spin badly on a busy 2-core box
-    "artist_grouped": True,  # also run the artist-grouped (cold-start) split
-}
-FAST: dict = {
-    "max_rows": 2500,
-    "encoder_folds": 3,
-    "conformal_folds": 3,
-    "album_svd": 8,
-    "num_boost_round": 80,
-    "quantile_boost_round": 60,
-    "learning_rate": 0.15,
-    "max_depth": 4,
-}
+class PopularityConfig(ModelConfig):
+    """Popularity training knobs; the defaults are the full configuration."""
 
+    test_size: float = 0.2
+    seed: int = 42
+    max_rows: int | None = None  # cap on tracks (random sample by track_id) before splitting
+    encoder_folds: int = 5  # K for the out-of-fold target history of training rows
+    conformal_folds: int = 4  # K for the cross-conformal scores
+    prior_weight: float = 5.0  # pseudo-count of the smoothed artist/album/genre means
+    album_svd: int = 32  # components of the album-name TF-IDF projection (0 = off)
+    num_boost_round: int = 500
+    quantile_boost_round: int = 300
+    learning_rate: float = 0.04
+    max_depth: int = 6
+    min_child_weight: float = 3.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    nthread: int = 1  # 2 OpenMP threads spin-wait badly on a busy 2-core box (several times slower)
+    artist_grouped: bool = True  # also run the artist-grouped (cold-start) split
 
-def resolve_config(config: dict | None) -> dict:
-    config = dict(config or {})
-    cfg = dict(DEFAULTS)
-    if config.get("fast"):
-        cfg.update(FAST)
-    cfg.update({k: v for k, v in config.items() if k != "fast"})
-    cfg["fast"] = bool(config.get("fast"))
-    return cfg
+    FAST: ClassVar[dict[str, Any]] = {
+        "max_rows": 2500, "encoder_folds": 3, "conformal_folds": 3, "album_svd": 8, "num_boost_round": 80,
+        "quantile_boost_round": 60, "learning_rate": 0.15, "max_depth": 4,
+    }
 
 
 # ------------------------------------------------------------------------------- features
 
-_FLAGS = {
-    "remaster": r"remaster",
-    "live": r"\blive\b|en vivo|ao vivo|\bunplugged\b",
-    "remix": r"remix|\bmix\b|\brmx\b|\bbootleg\b",
-    "feat": r"\bfeat\.?|\bft\.|\bwith\b|\bx\b",
-    "version": r"version|versión|\bedit\b|\bradio\b",
-    "acoustic": r"acoustic|acústic|\bunplugged\b",
-    "instrumental": r"instrumental|karaoke|\bbeat\b",
-    "christmas": r"christmas|navidad|\bxmas\b|jingle|noel|weihnacht",
-    "classical": r"\bop\.|\bno\.\s?\d|\bbwv\b|\bk\.\s?\d|symphon|sonat|concert|allegro|andante|adagio|"
-                 r"prelude|nocturne|\bmov(emen)?t|\bact\b|\baria\b",
-    "soundtrack": r"\bfrom\b|soundtrack|\bost\b|\btheme\b|\bmotion picture\b",
-    "sleep": r"sleep|lullab|relax|rain|meditat|\bspa\b|noise|calm|study|focus",
-    "kids": r"\bkids?\b|children|\bbaby\b|nursery|\bdisney\b",
-}
 _SCRIPTS = {
     "cjk": r"[\u4e00-\u9fff]", "kana": r"[\u3040-\u30ff]", "hangul": r"[\uac00-\ud7af]",
     "cyrillic": r"[\u0400-\u04ff]", "arabic": r"[\u0600-\u06ff]", "devanagari": r"[\u0900-\u097f]",
     "thai": r"[\u0e00-\u0e7f]", "hebrew": r"[\u0590-\u05ff]", "greek": r"[\u0370-\u03ff]",
     "south_indian": r"[\u0b80-\u0d7f]", "latin_accents": r"[\u00c0-\u024f]",
 }
-_FLAG_RE = {k: re.compile(p) for k, p in _FLAGS.items()}
 _SCRIPT_RE = {k: re.compile(p) for k, p in _SCRIPTS.items()}
 _COMPILATION_RE = re.compile(
     r"greatest|best of|\bhits\b|collection|anthology|essential|complete|\bvol\.|volume|\bthe very best\b|\bmix\b|"
@@ -124,7 +102,8 @@ _COMPILATION_RE = re.compile(
 )
 
 TEXT_FEATURES = (
-    [f"title_{k}" for k in _FLAGS] + [f"album_{k}" for k in _FLAGS] + [f"script_{k}" for k in _SCRIPTS]
+    [f"title_{k}" for k in POPULARITY_KEYWORDS] + [f"album_{k}" for k in POPULARITY_KEYWORDS]
+    + [f"script_{k}" for k in _SCRIPTS]
     + ["title_len", "title_words", "title_paren", "album_is_title", "album_compilation", "album_deluxe",
        "n_artists"]
 )
@@ -167,30 +146,21 @@ def text_features(df: pd.DataFrame) -> np.ndarray:
     titles = [_text(t).lower() for t in _col(df, "track_name")]
     albums = [_text(a).lower() for a in _col(df, "album_name")]
     artists = [_text(a) for a in _col(df, "artists")]
-    out = np.zeros((len(df), len(TEXT_FEATURES)), dtype=np.float32)
+    shape = np.zeros((len(df), len(TEXT_FEATURES) - 2 * len(POPULARITY_KEYWORDS)), dtype=np.float32)
     for i, (t, a, ar) in enumerate(zip(titles, albums, artists, strict=True)):
-        row = [1.0 if r.search(t) else 0.0 for r in _FLAG_RE.values()]
-        row += [1.0 if r.search(a) else 0.0 for r in _FLAG_RE.values()]
         both = f"{t} {a}"
-        row += [1.0 if r.search(both) else 0.0 for r in _SCRIPT_RE.values()]
+        row = [1.0 if r.search(both) else 0.0 for r in _SCRIPT_RE.values()]
         row += [len(t), len(t.split()), float("(" in t or " - " in t), float(t == a and t != ""),
                 float(bool(_COMPILATION_RE.search(a))), float("deluxe" in a or "edition" in a),
                 float(ar.count(";") + 1 if ar else 0)]
-        out[i] = row
-    return out
-
-
-def _explicit(s: pd.Series) -> np.ndarray:
-    """bool / 0-1 / 'True'-'False' text -> float (unknown -> NaN)."""
-    if s.dtype == object:
-        s = s.map(lambda v: {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}.get(str(v).strip().lower(), np.nan))
-    return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+        shape[i] = row
+    return np.hstack([keyword_flags(titles, POPULARITY_KEYWORDS), keyword_flags(albums, POPULARITY_KEYWORDS), shape])
 
 
 def base_features(df: pd.DataFrame) -> np.ndarray:
     audio = df[AUDIO_COLUMNS].to_numpy(dtype=np.float64, na_value=np.nan)
     duration = pd.to_numeric(df["duration_ms"], errors="coerce").to_numpy(float)[:, None] / 60000.0
-    explicit = _explicit(df["explicit"])[:, None]
+    explicit = explicit_flag(df["explicit"])[:, None]
     return np.hstack([audio, duration, explicit])
 
 
@@ -315,42 +285,42 @@ def conformal_quantile(scores: np.ndarray, coverage: float = 1 - ALPHA) -> float
 # ------------------------------------------------------------------------------- training
 
 
-def _xgb_params(cfg: dict, **extra) -> dict:
+def _xgb_params(cfg: PopularityConfig, **extra) -> dict:
     return {
-        "objective": "reg:squarederror", "eta": cfg["learning_rate"], "max_depth": cfg["max_depth"],
-        "min_child_weight": cfg["min_child_weight"], "subsample": cfg["subsample"],
-        "colsample_bytree": cfg["colsample_bytree"], "tree_method": "hist", "max_bin": 128,
-        "nthread": cfg["nthread"], "seed": cfg["seed"], "verbosity": 0, **extra,
+        "objective": "reg:squarederror", "eta": cfg.learning_rate, "max_depth": cfg.max_depth,
+        "min_child_weight": cfg.min_child_weight, "subsample": cfg.subsample,
+        "colsample_bytree": cfg.colsample_bytree, "tree_method": "hist", "max_bin": 128,
+        "nthread": cfg.nthread, "seed": cfg.seed, "verbosity": 0, **extra,
     }
 
 
-def fit_model(train: pd.DataFrame, cfg: dict, with_interval: bool = True) -> tuple[PopularityModel, np.ndarray]:
+def fit_model(train: pd.DataFrame, cfg: PopularityConfig, with_interval: bool = True) -> tuple[PopularityModel, np.ndarray]:
     """Fit encoders + boosters on deduped training tracks; returns the model and its training matrix."""
     train = train.reset_index(drop=True)
     y = train[TARGET].to_numpy(float)
-    folds = fold_ids(train["track_id"], cfg["encoder_folds"], cfg["seed"])
+    folds = fold_ids(train["track_id"], cfg.encoder_folds, cfg.seed)
     keys = _keys(train)
     histories, oof = {}, {}
     for name, key_col in HISTORIES.items():
-        h = TargetHistory(name, cfg["prior_weight"])
+        h = TargetHistory(name, cfg.prior_weight)
         oof[name] = h.fit_transform_oof(keys[key_col], y, folds)
         histories[name] = h
-    album_text = AlbumText(cfg["album_svd"]).fit(train, cfg["seed"])
+    album_text = AlbumText(cfg.album_svd).fit(train, cfg.seed)
     names = BASE_FEATURES + TEXT_FEATURES + [c for h in histories.values() for c in h.columns] + album_text.columns
-    model = PopularityModel(histories, album_text, names, booster=None, q_booster=None, nthread=cfg["nthread"])
+    model = PopularityModel(histories, album_text, names, booster=None, q_booster=None, nthread=cfg.nthread)
     X = model.features(train, history_frames=oof)
-    dtrain = xgb.DMatrix(X, label=y, feature_names=names, nthread=cfg["nthread"])
-    model.booster = xgb.train(_xgb_params(cfg), dtrain, num_boost_round=cfg["num_boost_round"])
+    dtrain = xgb.DMatrix(X, label=y, feature_names=names, nthread=cfg.nthread)
+    model.booster = xgb.train(_xgb_params(cfg), dtrain, num_boost_round=cfg.num_boost_round)
     if with_interval:
         q_params = _xgb_params(cfg, objective="reg:quantileerror", quantile_alpha=np.array([LO_Q, HI_Q]))
-        model.q_booster = xgb.train(q_params, dtrain, num_boost_round=cfg["quantile_boost_round"])
+        model.q_booster = xgb.train(q_params, dtrain, num_boost_round=cfg.quantile_boost_round)
     return model, X
 
 
-def cross_conformal(train: pd.DataFrame, cfg: dict) -> tuple[float, pd.DataFrame]:
+def cross_conformal(train: pd.DataFrame, cfg: PopularityConfig) -> tuple[float, pd.DataFrame]:
     """Cross-conformal q: K models on K-1 folds score the held-out fold like unseen test rows."""
     train = train.reset_index(drop=True)
-    folds = fold_ids(train["track_id"], cfg["conformal_folds"], cfg["seed"] + 1)
+    folds = fold_ids(train["track_id"], cfg.conformal_folds, cfg.seed + 1)
     oof = pd.DataFrame(index=train.index, columns=["pred", "lo", "hi"], dtype=float)
     for f in np.unique(folds):
         inner, held = train[folds != f], train[folds == f]
@@ -393,19 +363,19 @@ def _metrics(y, pred, lo, hi) -> dict[str, float]:
     return out
 
 
-def prepare(df: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+def prepare(df: pd.DataFrame, cfg: PopularityConfig) -> pd.DataFrame:
     """Deterministic one-row-per-track frame (optionally a random slice of tracks)."""
     df = df[df[TARGET].notna()].sort_values(["track_id", "track_genre"], kind="stable")
     tracks = dedupe_tracks(df).sort_values("track_id", kind="stable").reset_index(drop=True)
-    if cfg.get("max_rows") and len(tracks) > cfg["max_rows"]:
-        tracks = tracks.sample(n=int(cfg["max_rows"]), random_state=cfg["seed"]).reset_index(drop=True)
+    if cfg.max_rows and len(tracks) > cfg.max_rows:
+        tracks = tracks.sample(n=int(cfg.max_rows), random_state=cfg.seed).reset_index(drop=True)
     return tracks
 
 
-def artist_grouped(tracks: pd.DataFrame, cfg: dict) -> dict:
+def artist_grouped(tracks: pd.DataFrame, cfg: PopularityConfig) -> dict:
     """Cold start: test artists never appear in train (their artist/album history is the prior)."""
     t = tracks.assign(_artist=tracks["artist_key"].fillna("__none__:" + tracks["track_id"]))
-    tr_idx, te_idx = group_split(t, "_artist", cfg["test_size"], cfg["seed"])
+    tr_idx, te_idx = group_split(t, "_artist", cfg.test_size, cfg.seed)
     assert_disjoint(t, tr_idx, te_idx, "_artist")
     train, test = tracks.loc[tr_idx], tracks.loc[te_idx]
     model, _ = fit_model(train, cfg, with_interval=False)
@@ -416,11 +386,12 @@ def artist_grouped(tracks: pd.DataFrame, cfg: dict) -> dict:
             "n_train": len(train), "n_test": len(test)}
 
 
-def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
-    cfg = resolve_config(config)
+def train(data: TrainingData | pd.DataFrame, config: PopularityConfig | dict | None = None) -> TrainResult:
+    cfg = PopularityConfig.resolve(config)
+    df = TrainingData.of(data).frame
     t0 = time.perf_counter()
     tracks = prepare(df, cfg)
-    tr_idx, te_idx = group_split(tracks, "track_id", cfg["test_size"], cfg["seed"])
+    tr_idx, te_idx = group_split(tracks, "track_id", cfg.test_size, cfg.seed)
     assert_disjoint(tracks, tr_idx, te_idx, "track_id")
     train_df, test_df = tracks.loc[tr_idx].reset_index(drop=True), tracks.loc[te_idx].reset_index(drop=True)
 
@@ -438,7 +409,7 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     baseline = _metrics(y, b_pred, b_lo, b_hi)
 
     extra: dict = {}
-    ag = artist_grouped(tracks, cfg) if cfg["artist_grouped"] else None
+    ag = artist_grouped(tracks, cfg) if cfg.artist_grouped else None
     if ag is not None:
         metrics["r2_artist_grouped"] = ag["model"]["r2"]
         baseline["r2_artist_grouped"] = ag["baseline"]["r2"]
@@ -456,12 +427,12 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     inputs = [c for c in df.columns if c not in (TARGET, "genres")]
     return TrainResult(
         model=model, metrics=metrics, baseline=baseline,
-        split=(f"group_split by track_id (one row per track, dedupe_tracks), test_size={cfg['test_size']}, "
-               f"seed={cfg['seed']}; r2_artist_grouped: group_split by artist_key"),
+        split=(f"group_split by track_id (one row per track, dedupe_tracks), test_size={cfg.test_size}, "
+               f"seed={cfg.seed}; r2_artist_grouped: group_split by artist_key"),
         n_train=len(train_df), n_test=len(test_df),
-        params={k: v for k, v in cfg.items() if v is not None} | {"n_features": len(model.feature_names),
-                                                                  "train_seconds": round(seconds, 1)},
+        params={"n_features": len(model.feature_names), "train_seconds": round(seconds, 1)},
         figures=figures, tables=tables, input_example=test_df[inputs].head(5).reset_index(drop=True), extra=extra,
+        config=cfg,
     )
 
 
@@ -552,8 +523,9 @@ def _beeswarm(phi, X, names, features):
     return fig
 
 
-def load(con) -> pd.DataFrame:
-    return load_tracks(con)
+def load(con) -> TrainingData:
+    df = load_tracks(con)
+    return TrainingData(df, dataset=df.attrs.get("dataset"))
 
 
 SPEC = ModelSpec(
@@ -565,4 +537,5 @@ SPEC = ModelSpec(
     key_metrics=("r2", "rmse", "mae", "interval_coverage_80", "interval_width_80", "r2_artist_grouped"),
     datasets=("spotify_tracks",),
     higher_is_better={"r2": True, "rmse": False, "mae": False, "interval_width_80": False, "r2_artist_grouped": True},
+    config=PopularityConfig,
 )

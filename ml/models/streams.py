@@ -28,12 +28,13 @@ it is turned into features first and one prediction per charting week comes back
 from __future__ import annotations
 
 import time
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from ml.evaluation.metrics import regression_report
-from ml.evaluation.splits import group_kfold, temporal_split
+from ml.evaluation.splits import assert_temporal, chart_split, group_kfold
 from ml.features.charts import (
     FEATURE_NAMES,
     HISTORY_COLUMNS,
@@ -46,33 +47,37 @@ from ml.features.charts import (
     truncation_check,
 )
 from ml.lake.coverage import pick
-from ml.models.base import ModelSpec, TrackModel, TrainResult
+from ml.models.base import ModelConfig, ModelSpec, TrackModel, TrainingData, TrainResult
 
 TARGET = "target_log_streams"
 MODEL_FEATURES = [*FEATURE_NAMES, "region_code"]
 OUTPUTS = ["log_streams_next_week_pred", "streams_next_week_pred", "charts_next_week_proba"]
 
-DEFAULTS = {
-    "fast": False,
-    "test_frac": 0.2,  # share of the labelled weeks used as test (the latest)
-    "valid_frac": 0.15,  # the weeks before the test, for early stopping
-    "max_rows": 1_000_000,  # sample whole tracks down to about this many weekly rows (None: all)
-    "n_estimators": 800,
-    "learning_rate": 0.1,
-    "max_depth": 7,
-    "min_child_weight": 5.0,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "early_stopping_rounds": 50,
-    "s23_estimators": 400,
-    "s23_folds": 5,
-    "seed": 42,
+class StreamsConfig(ModelConfig):
+    """Streams training knobs; the defaults are the full configuration."""
+
+    test_frac: float = 0.2  # share of the labelled weeks used as test (the latest)
+    valid_frac: float = 0.15  # the weeks before the test, for early stopping
+    max_rows: int | None = 1_000_000  # sample whole tracks down to about this many weekly rows (None: all)
+    n_estimators: int = 800
+    learning_rate: float = 0.1
+    max_depth: int = 7
+    min_child_weight: float = 5.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    early_stopping_rounds: int = 50
+    s23_estimators: int = 400
+    s23_learning_rate: float = 0.03
+    s23_folds: int = 5
+    seed: int = 42
     # XGBoost threads. On the shared 2-core box, 2 threads cost 5x the CPU time of 1 (OpenMP spin-waits
     # while the other core is busy) for the same model; raise it on an idle machine.
-    "nthread": 1,
-}
-FAST = {"fast": True, "max_rows": 40_000, "n_estimators": 60, "learning_rate": 0.2, "max_depth": 6,
-        "early_stopping_rounds": 10, "s23_estimators": 60, "s23_folds": 3}
+    nthread: int = 1
+
+    FAST: ClassVar[dict[str, Any]] = {
+        "max_rows": 40_000, "n_estimators": 60, "learning_rate": 0.2, "max_depth": 6, "early_stopping_rounds": 10,
+        "s23_estimators": 60, "s23_learning_rate": 0.1, "s23_folds": 3,
+    }
 
 
 # ----------------------------------------------------------------------------- load
@@ -85,11 +90,11 @@ S23_KEYS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 S23_REFERENCE_DATE = pd.Timestamp("2023-09-01")  # the table was scraped in summer 2023
 
 
-def load(con, check_leakage: bool = True) -> pd.DataFrame:
-    """Weekly chart features (with targets); the spotify-2023 rows ride along in `attrs`.
+def load(con, check_leakage: bool = True) -> TrainingData:
+    """Weekly chart features (with targets) and side tables.
 
-    attrs: dataset (the charts view), spotify_2023 (dict of columns, or None),
-    truncation_check (dict of columns: features recomputed with the future deleted).
+    tables: spotify_2023 (the real cross-sectional table, when the lake has it) and
+    truncation_check (features recomputed with the future deleted); dataset: the charts view.
     """
     try:
         src = pick(con, "spotify_charts")
@@ -103,13 +108,11 @@ def load(con, check_leakage: bool = True) -> pd.DataFrame:
         df = build_features(con, src)
     else:
         df = pd.DataFrame({c: pd.Series(dtype="float64") for c in [*KEYS, *FEATURE_NAMES, *TARGETS]})
-    df.attrs["dataset"] = src
-    df.attrs["spotify_2023"] = None if s23 is None else s23.to_dict("list")
+    tables = {} if s23 is None else {"spotify_2023": s23}
     if src is not None and check_leakage and len(df):
         n_rows = con.execute(f'SELECT count(*) FROM "{src}"').fetchone()[0]
-        check = truncation_check(con, src, sample_mod=1 if n_rows <= 3_000_000 else 16)
-        df.attrs["truncation_check"] = check.to_dict("list")
-    return df
+        tables["truncation_check"] = truncation_check(con, src, sample_mod=1 if n_rows <= 3_000_000 else 16)
+    return TrainingData(df, tables, dataset=src)
 
 
 def _load_spotify_2023(con) -> pd.DataFrame | None:
@@ -183,34 +186,6 @@ def add_split_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def chart_split(df: pd.DataFrame, test_frac: float = 0.2, valid_frac: float = 0.15):
-    """Temporal split on the target week: (train_idx, valid_idx, test_idx, boundaries).
-
-    Train: the earliest weeks; valid: the next `valid_frac`; test: the latest `test_frac` of the
-    distinct target weeks. Rows are split on `target_end`, so every day a training row reads
-    (features and target) is before the first target day of any validation or test row.
-    """
-    ends = np.sort(df["target_end"].unique())
-    n = len(ends)
-    n_test = max(1, int(round(test_frac * n)))
-    n_valid = max(1, int(round(valid_frac * n)))
-    if n - n_test - n_valid < 1:
-        raise ValueError(f"only {n} labelled weeks of chart data: need at least 3 for train / valid / test")
-    valid_start, test_start = ends[n - n_test - n_valid], ends[n - n_test]
-    tr, va, te = temporal_split(df, "target_end", valid_start, test_start)
-    return tr, va, te, (pd.Timestamp(valid_start), pd.Timestamp(test_start))
-
-
-def assert_temporal(df: pd.DataFrame, train_idx, later_idx) -> None:
-    """Leakage guard: the last day any training row reads < the first target day of later rows."""
-    if len(train_idx) == 0 or len(later_idx) == 0:
-        return
-    last_read = pd.to_datetime(df.loc[train_idx, "anchor"]).max() + pd.Timedelta(days=7)
-    first_target = pd.to_datetime(df.loc[later_idx, "anchor"]).min() + pd.Timedelta(days=1)
-    if last_read >= first_target:
-        raise AssertionError(f"training reads {last_read.date()}, on/after a later target day {first_target.date()}")
-
-
 def sample_tracks(df: pd.DataFrame, max_rows: int | None, seed: int = 42) -> pd.DataFrame:
     """Keep whole tracks (all their rows) chosen by a hash of track_id, about max_rows rows."""
     if not max_rows or len(df) <= max_rows:
@@ -241,22 +216,22 @@ def _auc(y, score) -> float:
 # ----------------------------------------------------------------------------- train
 
 
-def _xgb_params(cfg: dict, objective: str) -> dict:
+def _xgb_params(cfg: StreamsConfig, objective: str) -> dict:
     return {
-        "objective": objective, "tree_method": "hist", "eta": cfg["learning_rate"], "max_depth": cfg["max_depth"],
-        "min_child_weight": cfg["min_child_weight"], "subsample": cfg["subsample"],
-        "colsample_bytree": cfg["colsample_bytree"], "nthread": cfg["nthread"], "seed": cfg["seed"],
+        "objective": objective, "tree_method": "hist", "eta": cfg.learning_rate, "max_depth": cfg.max_depth,
+        "min_child_weight": cfg.min_child_weight, "subsample": cfg.subsample,
+        "colsample_bytree": cfg.colsample_bytree, "nthread": cfg.nthread, "seed": cfg.seed,
         "eval_metric": "rmse" if objective.startswith("reg") else "logloss",
     }
 
 
-def _fit_booster(Xtr, ytr, Xva, yva, cfg: dict, objective: str):
+def _fit_booster(Xtr, ytr, Xva, yva, cfg: StreamsConfig, objective: str):
     import xgboost as xgb
 
-    dtr = xgb.DMatrix(Xtr, label=ytr, missing=np.nan, nthread=cfg["nthread"])
-    dva = xgb.DMatrix(Xva, label=yva, missing=np.nan, nthread=cfg["nthread"])
-    booster = xgb.train(_xgb_params(cfg, objective), dtr, num_boost_round=cfg["n_estimators"],
-                        evals=[(dva, "valid")], early_stopping_rounds=cfg["early_stopping_rounds"],
+    dtr = xgb.DMatrix(Xtr, label=ytr, missing=np.nan, nthread=cfg.nthread)
+    dva = xgb.DMatrix(Xva, label=yva, missing=np.nan, nthread=cfg.nthread)
+    booster = xgb.train(_xgb_params(cfg, objective), dtr, num_boost_round=cfg.n_estimators,
+                        evals=[(dva, "valid")], early_stopping_rounds=cfg.early_stopping_rounds,
                         verbose_eval=False)
     best = booster.best_iteration + 1
     booster = booster[:best]  # keep only the early-stopped trees: inplace_predict uses all trees
@@ -264,34 +239,31 @@ def _fit_booster(Xtr, ytr, Xva, yva, cfg: dict, objective: str):
     return booster, best
 
 
-def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
+def train(data: TrainingData | pd.DataFrame, config: StreamsConfig | dict | None = None) -> TrainResult:
     import matplotlib
 
     matplotlib.use("Agg")
-    cfg = dict(DEFAULTS)
-    if config and config.get("fast"):
-        cfg.update(FAST)
-    cfg.update({k: v for k, v in (config or {}).items() if k in DEFAULTS})
+    cfg = StreamsConfig.resolve(config)
+    data = TrainingData.of(data)
     started = time.perf_counter()
-    s23_cols = df.attrs.get("spotify_2023")
-    check = df.attrs.get("truncation_check")
-    dataset = df.attrs.get("dataset")
-    df = df.copy(deep=False)
-    df.attrs = {}  # pandas deep-copies attrs on every operation
+    s23 = data.table("spotify_2023")
+    check = data.table("truncation_check")
+    dataset = data.dataset
+    df = data.frame
 
     metrics: dict[str, float] = {}
     baseline: dict[str, float] = {}
     figures: dict = {}
     tables: dict[str, pd.DataFrame] = {}
     extra: dict = {}
-    params = {k: cfg[k] for k in DEFAULTS}
+    params: dict = {}
     model = StreamsModel(None, None, [], MODEL_FEATURES)
     split_desc, n_train, n_test, input_example = [], 0, 0, None
 
     assert_no_leakage(FEATURE_NAMES)
     audit = leakage_audit()
-    if check:
-        chk = pd.DataFrame(check)[["column", "anchor", "rows_compared", "max_abs_diff_when_future_deleted"]]
+    if check is not None:
+        chk = check[["column", "anchor", "rows_compared", "max_abs_diff_when_future_deleted"]]
         audit = audit.merge(chk, on="column", how="left")
         bad = chk[chk["max_abs_diff_when_future_deleted"] > 1e-9]
         if len(bad):
@@ -299,7 +271,7 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     tables["leakage_audit.csv"] = audit
 
     if len(df):
-        charts = sample_tracks(add_split_columns(df.reset_index(drop=True)), cfg["max_rows"], cfg["seed"])
+        charts = sample_tracks(add_split_columns(df.reset_index(drop=True)), cfg.max_rows, cfg.seed)
         res = _train_charts(charts, cfg)
         model = res["model"]
         metrics.update(res["metrics"])
@@ -311,30 +283,29 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
         split_desc.append(res["split"])
         input_example = res["input_example"]
 
-    if s23_cols is not None:
-        s23 = pd.DataFrame(s23_cols)
-        if len(s23) >= 50:
-            res = _train_spotify_2023(s23, cfg)
-            metrics.update(res["metrics"])
-            baseline.update(res["baseline"])
-            extra.update(res["extra"])
-            figures.update(res["figures"])
-            tables.update(res["tables"])
-            tables["spotify2023_summary.csv"] = res["summary"]
-            split_desc.append(res["split"])
-            params["spotify2023_rows"] = res["n_rows"]
-            if not len(df):
-                n_train, n_test = res["n_train"], res["n_test"]
+    if s23 is not None and len(s23) >= 50:
+        res = _train_spotify_2023(s23, cfg)
+        metrics.update(res["metrics"])
+        baseline.update(res["baseline"])
+        extra.update(res["extra"])
+        figures.update(res["figures"])
+        tables.update(res["tables"])
+        tables["spotify2023_summary.csv"] = res["summary"]
+        split_desc.append(res["split"])
+        params["spotify2023_rows"] = res["n_rows"]
+        if not len(df):
+            n_train, n_test = res["n_train"], res["n_test"]
 
     params["train_seconds"] = round(time.perf_counter() - started, 1)
     return TrainResult(
         model=model, metrics=metrics, baseline=baseline, split="; ".join(split_desc), n_train=n_train,
         n_test=n_test, params=params, figures=figures, tables=tables, input_example=input_example, extra=extra,
+        config=cfg,
     )
 
 
-def _train_charts(df: pd.DataFrame, cfg: dict) -> dict:
-    tr, va, te, (valid_start, test_start) = chart_split(df, cfg["test_frac"], cfg["valid_frac"])
+def _train_charts(df: pd.DataFrame, cfg: StreamsConfig) -> dict:
+    tr, va, te, (valid_start, test_start) = chart_split(df, cfg.test_frac, cfg.valid_frac)
     assert_temporal(df, tr, va)
     assert_temporal(df, tr, te)
     assert_temporal(df, va, te)
@@ -477,7 +448,7 @@ def spotify_2023_features(s23: pd.DataFrame) -> pd.DataFrame:
     return X
 
 
-def _train_spotify_2023(s23: pd.DataFrame, cfg: dict) -> dict:
+def _train_spotify_2023(s23: pd.DataFrame, cfg: StreamsConfig) -> dict:
     import matplotlib.pyplot as plt
     import xgboost as xgb
     from sklearn.linear_model import LinearRegression
@@ -491,11 +462,11 @@ def _train_spotify_2023(s23: pd.DataFrame, cfg: dict) -> dict:
     one = X[["log_in_spotify_playlists"]].fillna(X["log_in_spotify_playlists"].median()).to_numpy()
     oof, oof_lin, oof_mean = (np.full(len(y), np.nan) for _ in range(3))
     folds = []
-    for k, (tr, te) in enumerate(group_kfold(s23, "group", n_splits=cfg["s23_folds"], seed=cfg["seed"])):
+    for k, (tr, te) in enumerate(group_kfold(s23, "group", n_splits=cfg.s23_folds, seed=cfg.seed)):
         tr, te = s23.index.get_indexer(tr), s23.index.get_indexer(te)
-        reg = xgb.XGBRegressor(n_estimators=cfg["s23_estimators"], learning_rate=0.03 if not cfg["fast"] else 0.1,
+        reg = xgb.XGBRegressor(n_estimators=cfg.s23_estimators, learning_rate=cfg.s23_learning_rate,
                                max_depth=4, min_child_weight=3, subsample=0.8, colsample_bytree=0.8,
-                               n_jobs=1, random_state=cfg["seed"], tree_method="hist")  # 952 rows: 1 thread
+                               n_jobs=1, random_state=cfg.seed, tree_method="hist")  # 952 rows: 1 thread
         reg.fit(X.iloc[tr].to_numpy(np.float32), y[tr])
         oof[te] = reg.predict(X.iloc[te].to_numpy(np.float32))
         oof_lin[te] = LinearRegression().fit(one[tr], y[tr]).predict(one[te])
@@ -529,9 +500,9 @@ def _train_spotify_2023(s23: pd.DataFrame, cfg: dict) -> dict:
         "figures": {"spotify2023_pred_vs_actual.png": fig},
         "tables": {"spotify2023_folds.csv": pd.DataFrame(folds)},
         "n_rows": int(len(y)),
-        "split": (f"spotify2023 {cfg['s23_folds']}-fold grouped by artist_key (pooled out-of-fold R2; "
+        "split": (f"spotify2023 {cfg.s23_folds}-fold grouped by artist_key (pooled out-of-fold R2; "
                   "baseline: linear on log1p(in_spotify_playlists))"),
-        "n_train": int(len(y) - len(y) // cfg["s23_folds"]), "n_test": int(len(y)),
+        "n_train": int(len(y) - len(y) // cfg.s23_folds), "n_test": int(len(y)),
     }
 
 
@@ -544,4 +515,5 @@ SPEC = ModelSpec(
     key_metrics=("rmse", "mae", "r2", "spotify2023_r2"),
     datasets=("spotify_charts", "spotify_2023"),
     higher_is_better={"rmse": False, "mae": False, "r2": True, "spotify2023_r2": True, "charts_next_auc": True},
+    config=StreamsConfig,
 )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ml.evaluation import ranking as R
-from ml.evaluation.rec_splits import assert_pairs_disjoint, per_user_holdout
+from ml.evaluation.splits import assert_pairs_disjoint, per_user_holdout
 
 # user 1 likes a, b, c; user 2 likes d
 TRUTH = pd.DataFrame({"user_id": [1, 1, 1, 2], "item_id": ["a", "b", "c", "d"]})

@@ -66,8 +66,8 @@ def trained(real_lake, tmp_path_factory):
         get_settings.cache_clear()
         con = connect(real_lake)
         try:
-            df = af.SPEC.load(con)
-            result = af.SPEC.train(df, {"fast": True})
+            df = af.SPEC.load(con).frame
+            result = af.SPEC.train(df, af.AudioFeaturesConfig.fast())
         finally:
             con.close()
             get_settings.cache_clear()
@@ -96,7 +96,7 @@ def test_fast_train_result(trained):
     assert all(np.isfinite(v) for v in r.metrics.values())
     # even the fast model must learn something beyond the mean on held-out artists
     assert r.metrics["r2_energy"] > 0.1 and r.metrics["r2_acousticness"] > 0.1
-    assert r.n_train + r.n_test == af.FAST["max_rows"] and r.n_train > 2 * r.n_test > 0
+    assert r.n_train + r.n_test == af.AudioFeaturesConfig.fast().max_rows and r.n_train > 2 * r.n_test > 0
     assert {"pred_vs_actual.png", "r2_model_vs_baseline.png", "loss_curves.png"} <= set(r.figures)
     assert len(r.tables["loss_history.csv"]) == r.params["epochs_run"] >= 1
     assert r.params["n_tag_vocab"] > 0  # Last.fm tags reached the model

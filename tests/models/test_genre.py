@@ -20,11 +20,11 @@ def trained(real_lake):
 
     con = connect(real_lake)
     try:
-        df = genre.SPEC.load(con)
-        result = genre.SPEC.train(df, {"fast": True})
+        data = genre.SPEC.load(con)
+        result = genre.SPEC.train(data, genre.GenreConfig.fast())
     finally:
         con.close()
-    return df, result
+    return data.frame, result
 
 
 def _super_proba(model, rows: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def test_split_is_grouped_by_artist(trained):
     df, r = trained
     tracks = dedupe_tracks(df[df["track_genre"].notna()])
     tracks["artist_key"] = tracks["artist_key"].fillna("track:" + tracks["track_id"].astype(str))
-    sample = tracks.sample(genre.FAST["max_rows"], random_state=genre.DEFAULTS["seed"])
+    sample = tracks.sample(genre.GenreConfig.fast().max_rows, random_state=genre.GenreConfig().seed)
     test_ids = set(r.eval_frame["track_id"])
     assert test_ids <= set(sample["track_id"]) and len(test_ids) == r.n_test
     train_rows = sample[~sample["track_id"].isin(test_ids)]

@@ -16,7 +16,7 @@ def trained(real_lake):
 
     con = connect(real_lake)
     try:
-        df = mood.SPEC.load(con)
+        df = mood.SPEC.load(con).frame
         result = mood.SPEC.train(df, {"fast": True})
     finally:
         con.close()
@@ -63,7 +63,7 @@ def test_rules_precedence_and_fallback():
 
 
 def test_real_labels_cover_some_tracks(real_con):
-    df = mood.SPEC.load(real_con)
+    df = mood.SPEC.load(real_con).frame
     assert df["track_id"].is_unique
     labelled = df["mood_label"].dropna()
     assert set(labelled) == set(mood.MOODS)

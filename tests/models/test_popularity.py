@@ -117,8 +117,8 @@ def _toy_tracks(n: int = 600, seed: int = 0) -> pd.DataFrame:
 
 
 def test_known_artist_history_raises_prediction():
-    tracks = pop.prepare(_toy_tracks(), pop.resolve_config({"fast": True}))
-    cfg = pop.resolve_config({"fast": True})
+    tracks = pop.prepare(_toy_tracks(), pop.PopularityConfig.fast())
+    cfg = pop.PopularityConfig.fast()
     model, _ = pop.fit_model(tracks, cfg)
     stats = model.histories["artist"].stats_
     mean = {k: s[0] / s[1] for k, s in stats.items()}
@@ -137,7 +137,7 @@ def test_known_artist_history_raises_prediction():
 def test_prepare_and_track_split_are_disjoint():
     raw = _toy_tracks(300)
     dup = raw.iloc[:40].assign(track_genre="metal")  # same tracks listed under a second genre
-    tracks = pop.prepare(pd.concat([raw, dup]), pop.resolve_config({}))
+    tracks = pop.prepare(pd.concat([raw, dup]), pop.PopularityConfig())
     assert tracks["track_id"].is_unique and len(tracks) == 300
     tr, te = group_split(tracks, "track_id", 0.2, 42)
     assert_disjoint(tracks, tr, te, "track_id")
@@ -151,7 +151,7 @@ def real_result(real_lake):
 
     con = connect(real_lake)
     try:
-        df = pop.SPEC.load(con)
+        df = pop.SPEC.load(con).frame
     finally:
         con.close()
     return df, pop.SPEC.train(df, {"fast": True})
@@ -159,9 +159,9 @@ def real_result(real_lake):
 
 def test_real_split_keeps_track_ids_disjoint(real_result):
     df, res = real_result
-    cfg = pop.resolve_config({"fast": True})
+    cfg = pop.PopularityConfig.fast()
     tracks = pop.prepare(df, cfg)
-    tr, te = group_split(tracks, "track_id", cfg["test_size"], cfg["seed"])
+    tr, te = group_split(tracks, "track_id", cfg.test_size, cfg.seed)
     assert_disjoint(tracks, tr, te, "track_id")
     assert res.n_train == len(tr) and res.n_test == len(te)
     # tracks listed under several genres exist in the real data and end up on one side only
@@ -179,7 +179,7 @@ def test_real_fast_train_and_roundtrip(real_result, real_con):
             "interval_coverage_by_decile.png", "feature_importance.png"} <= set(res.figures)
 
     model = pickle.loads(cloudpickle.dumps(res.model))
-    rows = pop.SPEC.load(real_con).drop(columns=["popularity"]).head(20)
+    rows = pop.SPEC.load(real_con).frame.drop(columns=["popularity"]).head(20)
     out = model.predict(None, rows)
     assert list(out.columns) == ["popularity_pred", "popularity_lower_80", "popularity_upper_80", "top_features"]
     assert out.index.equals(rows.index)
@@ -198,7 +198,7 @@ def test_real_fast_train_and_roundtrip(real_result, real_con):
 
 def test_real_model_loads_in_fresh_process(real_result, real_con, tmp_path):
     _, res = real_result
-    rows = pop.SPEC.load(real_con).drop(columns=["popularity"]).head(3)
+    rows = pop.SPEC.load(real_con).frame.drop(columns=["popularity"]).head(3)
     (tmp_path / "model.pkl").write_bytes(cloudpickle.dumps(res.model))
     rows.to_pickle(tmp_path / "rows.pkl")
     code = (

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.evaluation.rec_splits import assert_pairs_disjoint, per_user_holdout
+from ml.evaluation.splits import assert_pairs_disjoint, per_user_holdout
 from ml.lake.linking import artist_key
 from ml.models.recommender import SPEC
 from ml.models.recommender.data import pack
@@ -132,7 +132,8 @@ def test_synthetic_result_shape(synthetic):
 
 @pytest.mark.slow
 def test_fast_train_and_predict_on_real_data(real_con, tmp_path):
-    df = SPEC.load(real_con)
+    data = SPEC.load(real_con)
+    df = data.frame
     assert {"user_id", "artist_id", "weight"} <= set(df.columns) and len(df) > 90_000
 
     # the protocol's split on the real plays: no (user, artist) pair on both sides
@@ -140,7 +141,7 @@ def test_fast_train_and_predict_on_real_data(real_con, tmp_path):
     assert_pairs_disjoint(df.loc[tr], df.loc[te], "user_id", "artist_id")
     assert df.loc[te].groupby("user_id").size().min() >= 1
 
-    result = SPEC.train(df, {"fast": True})
+    result = SPEC.train(data, {"fast": True})
     assert set(METRIC_KEYS) <= set(result.metrics) and set(result.baseline) >= set(METRIC_KEYS)
     assert set(result.extra) == {"ease", "lightfm"}
     assert result.metrics["ndcg_at_10"] > 1.5 * result.baseline["ndcg_at_10"]

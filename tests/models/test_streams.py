@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from ml.evaluation.metrics import regression_report
+from ml.evaluation.splits import assert_temporal, chart_split
 from ml.features.charts import (
     FEATURE_NAMES,
     assert_no_leakage,
@@ -24,7 +25,7 @@ from ml.features.charts import (
     truncation_check,
 )
 from ml.models import streams
-from ml.models.streams import SPEC, add_split_columns, assert_temporal, chart_split, persistence
+from ml.models.streams import SPEC, add_split_columns, persistence
 
 URL = "https://open.spotify.com/track/"
 
@@ -197,21 +198,22 @@ def synthetic_result(tmp_path_factory):
         if ds.name == "synthetic_spotify_charts":
             ingest(ds, lake, "2024-01")
     con = connect(lake)
-    df = SPEC.load(con)
+    data = SPEC.load(con)
     hist = con.execute(
         "SELECT * FROM synthetic_spotify_charts WHERE region = 'Global' AND date >= DATE '2017-03-13' "
         "AND date <= DATE '2017-04-09'"
     ).df()
     con.close()
     t0 = time.perf_counter()
-    result = SPEC.train(df, {"fast": True})
-    return df, result, hist, time.perf_counter() - t0
+    result = SPEC.train(data, SPEC.config.fast())
+    return data, result, hist, time.perf_counter() - t0
 
 
 def test_fast_train_and_predict_roundtrip(synthetic_result, tmp_path):
-    df, result, hist, seconds = synthetic_result
+    data, result, hist, seconds = synthetic_result
     assert seconds < 60
-    assert df.attrs["dataset"] == "synthetic_spotify_charts"
+    assert data.dataset == "synthetic_spotify_charts"
+    assert "truncation_check" in data.tables and result.config == SPEC.config.fast()
     for key in ("rmse", "mae", "r2", "charts_next_auc"):
         assert key in result.metrics and key in result.baseline
     assert "spotify2023_r2" not in result.metrics  # no spotify_2023 in this lake: skipped, not failed
@@ -259,9 +261,9 @@ def test_fast_train_and_predict_roundtrip(synthetic_result, tmp_path):
 
 def test_spotify_2023_part_on_real_data(real_con):
     """The real spotify_2023 view, no charts: the cross-sectional part alone, grouped by artist."""
-    df = SPEC.load(real_con)
-    assert len(df) == 0 and df.attrs["dataset"] is None
-    result = SPEC.train(df, {"fast": True})
+    data = SPEC.load(real_con)
+    assert len(data.frame) == 0 and data.dataset is None and "spotify_2023" in data.tables
+    result = SPEC.train(data, SPEC.config.fast())
     assert set(result.metrics) == {"spotify2023_r2"} and set(result.baseline) == {"spotify2023_r2"}
     assert result.metrics["spotify2023_r2"] > 0.3
     assert result.metrics["spotify2023_r2"] > result.extra["spotify2023_mean_baseline"]["spotify2023_r2"]

@@ -1,20 +1,19 @@
 """Lake -> recommender inputs: Last.fm plays, artists, tag assignments, Spotify tracks.
 
-`load(con)` returns the play table (user_id, artist_id, weight); the other tables ride
-along in `attrs["tables"]` as Parquet bytes (DataFrames in attrs break pandas' attrs
-comparison in concat, and pandas deep-copies attrs on every operation: bytes copy for free),
-and `unpack(df)` turns them back into frames.
+`load(con)` returns a `TrainingData` whose frame is the play table (user_id, artist_id,
+weight) and whose tables are artists, tagged, tags, tracks and friends; `pack` builds the
+same bundle from frames (synthetic tests), and `side_tables` gives training every table,
+empty where a lake has none.
 """
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pandas as pd
 
 from ml.features.tracks import dedupe_tracks, load_tracks
 from ml.lake.coverage import pick
+from ml.models.base import TrainingData
 
 TRACK_COLUMNS = [  # the columns the recommender itself uses (the frame keeps all source columns)
     "track_id", "track_name", "artists", "primary_artist", "artist_key", "popularity",
@@ -23,7 +22,7 @@ TRACK_COLUMNS = [  # the columns the recommender itself uses (the frame keeps al
 ]
 
 
-def load(con) -> pd.DataFrame:
+def load(con) -> TrainingData:
     plays_view = pick(con, "lastfm_user_artists")
     plays = con.execute(
         f'SELECT user_id, artist_id, sum(weight) AS weight FROM "{plays_view}" GROUP BY ALL ORDER BY user_id, artist_id'
@@ -53,37 +52,27 @@ def load(con) -> pd.DataFrame:
 
 def pack(plays: pd.DataFrame, *, artists: pd.DataFrame, tagged: pd.DataFrame | None = None,
          tags: pd.DataFrame | None = None, tracks: pd.DataFrame | None = None, friends: pd.DataFrame | None = None,
-         dataset: str | None = None) -> pd.DataFrame:
-    """The training frame `train` expects: plays with the other tables in attrs (also for synthetic tests)."""
+         dataset: str | None = None) -> TrainingData:
+    """The bundle `train` expects: plays as the frame, the other tables by name (also for synthetic tests)."""
     plays = plays[["user_id", "artist_id", "weight"]].reset_index(drop=True)
     tables = {"artists": artists, "tagged": tagged, "tags": tags, "tracks": tracks, "friends": friends}
-    plays.attrs["dataset"] = dataset
-    plays.attrs["tables"] = {name: _to_bytes(t) for name, t in tables.items() if t is not None}
-    return plays
+    return TrainingData(plays, {name: _table(t) for name, t in tables.items() if t is not None}, dataset=dataset)
 
 
-def _to_bytes(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    df.reset_index(drop=True).to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
-def _from_bytes(blob: bytes | None) -> pd.DataFrame:
-    if not blob:
-        return pd.DataFrame()
-    df = pd.read_parquet(io.BytesIO(blob))
+def _table(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.reset_index(drop=True)
     if "genres" in df.columns:
-        df["genres"] = [list(g) if g is not None else [] for g in df["genres"]]
+        df = df.assign(genres=[list(g) if g is not None else [] for g in df["genres"]])
     return df
 
 
-def unpack(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The frames `load` packed: plays (no attrs), artists, tagged, tags, tracks."""
-    tables = dict(df.attrs.get("tables") or {})
-    plays = pd.DataFrame({c: df[c].to_numpy() for c in ("user_id", "artist_id", "weight")})
+def side_tables(data: TrainingData) -> dict[str, pd.DataFrame]:
+    """plays (user_id, artist_id, weight) and every side table; an absent one is an empty frame of its schema."""
+    plays = pd.DataFrame({c: data.frame[c].to_numpy() for c in ("user_id", "artist_id", "weight")})
     out = {"plays": plays}
     for name in ("artists", "tagged", "tags", "tracks", "friends"):
-        out[name] = _from_bytes(tables.get(name))
+        t = data.table(name)
+        out[name] = t if t is not None else pd.DataFrame()
     if out["artists"].empty:
         out["artists"] = pd.DataFrame({"artist_id": plays["artist_id"].unique(), "name": None, "artist_key": None})
     if out["tagged"].empty:

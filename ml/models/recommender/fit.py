@@ -26,6 +26,7 @@ from ml.models.recommender.components import (
     tag_counts,
     tag_gram,
 )
+from ml.models.recommender.config import RecommenderConfig
 from ml.models.recommender.hybrid import Components
 
 
@@ -63,20 +64,20 @@ def link_tracks(side: TrackSide, artists: pd.DataFrame, vocab: Vocab, n_users_it
     return side.tracks["artist_key"].map(key_to_item).fillna(-1).astype(np.int64).to_numpy()
 
 
-def side_info_counts(tables: dict, vocab: Vocab, cfg: dict, held_out: pd.DataFrame | None) -> pd.DataFrame:
+def side_info_counts(tables: dict, vocab: Vocab, cfg: RecommenderConfig, held_out: pd.DataFrame | None) -> pd.DataFrame:
     """Per-artist tag counts (top `tag_top_n` tags) without the held-out pairs' own tag assignments."""
-    return tag_counts(allowed_tags(tables["tagged"], held_out), vocab, cfg["tag_top_n"], cfg["tag_min_artists"])
+    return tag_counts(allowed_tags(tables["tagged"], held_out), vocab, cfg.tag_top_n, cfg.tag_min_artists)
 
 
-def fit_side_ease(X, counts: pd.DataFrame, vocab: Vocab, cfg: dict, lam: float, alpha: float) -> Ease:
+def fit_side_ease(X, counts: pd.DataFrame, vocab: Vocab, cfg: RecommenderConfig, lam: float, alpha: float) -> Ease:
     """EASE with tag side information (alpha = 0: plain EASE) on artists with >= ease_min_users users."""
-    items, G = ease_gram(X, cfg["ease_min_users"])
+    items, G = ease_gram(X, cfg.ease_min_users)
     if alpha:
         G += np.float32(alpha) * tag_gram(counts, vocab.n_items, items)
     return fit_ease(items, G, lam)
 
 
-def fit_components(plays: pd.DataFrame, tables: dict[str, pd.DataFrame], vocab: Vocab, side: TrackSide, cfg: dict,
+def fit_components(plays: pd.DataFrame, tables: dict[str, pd.DataFrame], vocab: Vocab, side: TrackSide, cfg: RecommenderConfig,
                    seed: int, held_out: pd.DataFrame | None = None, ease_lambda: float | None = None,
                    ease_alpha: float = 0.0, ease: Ease | None = None) -> Components:
     """LightFM + side-information EASE + tag vectors + artist/track FAISS indexes on `plays`.
@@ -92,19 +93,19 @@ def fit_components(plays: pd.DataFrame, tables: dict[str, pd.DataFrame], vocab: 
     share = (n_users_item + 1.0) / (n_users_item.sum() + vocab.n_items)
 
     tagged = allowed_tags(tables["tagged"], held_out)
-    lfm_counts = tag_counts(tagged, vocab, cfg["lfm_tag_top_n"], cfg["lfm_tag_min_artists"])
-    F = lightfm_item_features(lfm_counts, vocab.n_items, cfg["lfm_tag_weight"]) if cfg["lfm_tags"] else None
-    lfm = fit_lightfm(X, W, F, components=cfg["lfm_components"], epochs=cfg["lfm_epochs"],
-                      learning_rate=cfg["lfm_lr"], alpha=cfg["lfm_alpha"], max_sampled=cfg["lfm_max_sampled"],
-                      seed=seed, num_threads=cfg["num_threads"])
+    lfm_counts = tag_counts(tagged, vocab, cfg.lfm_tag_top_n, cfg.lfm_tag_min_artists)
+    F = lightfm_item_features(lfm_counts, vocab.n_items, cfg.lfm_tag_weight) if cfg.lfm_tags else None
+    lfm = fit_lightfm(X, W, F, components=cfg.lfm_components, epochs=cfg.lfm_epochs,
+                      learning_rate=cfg.lfm_lr, alpha=cfg.lfm_alpha, max_sampled=cfg.lfm_max_sampled,
+                      seed=seed, num_threads=cfg.num_threads)
 
-    vec_counts = tag_counts(tagged, vocab, cfg["tag_top_n"], cfg["tag_min_artists"])
+    vec_counts = tag_counts(tagged, vocab, cfg.tag_top_n, cfg.tag_min_artists)
     if ease is None:
-        ease = fit_side_ease(X, vec_counts, vocab, cfg, ease_lambda if ease_lambda is not None else cfg["ease_lambda"],
+        ease = fit_side_ease(X, vec_counts, vocab, cfg, ease_lambda if ease_lambda is not None else cfg.ease_lambda,
                              ease_alpha)
-    if cfg.get("ease_keep"):
-        ease = ease.pruned(cfg["ease_keep"])
-    artist_vec = artist_tag_vectors(vec_counts, vocab.n_items, cfg["tag_dim"], seed)
+    if cfg.ease_keep:
+        ease = ease.pruned(cfg.ease_keep)
+    artist_vec = artist_tag_vectors(vec_counts, vocab.n_items, cfg.tag_dim, seed)
 
     track_item = link_tracks(side, tables["artists"], vocab, n_users_item)
     artist_audio = np.zeros((vocab.n_items, side.vecs.shape[1]), dtype=np.float32)
@@ -134,7 +135,7 @@ def fit_components(plays: pd.DataFrame, tables: dict[str, pd.DataFrame], vocab: 
         log_plays=np.log1p(plays_item).astype(np.float32),
         novelty=(-np.log(share)).astype(np.float32),
         lfm=lfm, ease=ease, artist_vec=artist_vec, artist_audio=artist_audio,
-        artist_index_blob=serialize_index(build_index(artist_vec, cfg["exact_max"])),
+        artist_index_blob=serialize_index(build_index(artist_vec, cfg.exact_max)),
         track_vecs=side.vecs, track_index_blob=side.index_blob,
         track_item=track_item, item_tracks=item_tracks, friends=friends,
     )

@@ -38,11 +38,9 @@ relevance = the ranker score min-max scaled over the pool.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from ml.models.recommender.components import (
@@ -127,6 +125,8 @@ class Components:
 
 @dataclass
 class CandidateConfig:
+    """Candidates per user from each source (the `candidates` knob of RecommenderConfig)."""
+
     n_cf: int = 100
     n_ease: int = 100
     n_neighbour_seeds: int = 5
@@ -474,24 +474,3 @@ def explain_rows(ranker: Ranker, F: np.ndarray, baseline: np.ndarray) -> list[st
     att = ranker.attributions(F, baseline[None, :])
     group_att = np.column_stack([att[:, [FEATURES.index(f) for f in GROUPS[g]]].sum(axis=1) for g in REASONS])
     return [REASONS[i] for i in group_att.argmax(axis=1)]
-
-
-def state_bytes(obj) -> int:
-    import cloudpickle
-
-    buf = io.BytesIO()
-    cloudpickle.dump(obj, buf)
-    return buf.tell()
-
-
-def recommendations_frame(vocab: Vocab, user_ids, recs: list[dict], score_col: str = "score") -> pd.DataFrame:
-    rows_u, rows_i, rows_r, rows_s, rows_reason = [], [], [], [], []
-    for uid, rec in zip(user_ids, recs, strict=True):
-        n = len(rec["items"])
-        rows_u += [uid] * n
-        rows_i += list(vocab.item_ids[rec["items"]])
-        rows_r += list(range(1, n + 1))
-        rows_s += list(rec["scores"])
-        rows_reason += list(rec.get("reasons") or [None] * n)
-    return pd.DataFrame({"user_id": rows_u, "artist_id": rows_i, "rank": rows_r, score_col: rows_s,
-                         "reason": rows_reason})

@@ -26,7 +26,8 @@ import scipy.sparse as sp
 
 from ml.models.base import TrackModel
 from ml.models.recommender.components import l2_normalise
-from ml.models.recommender.hybrid import CandidateConfig, Components, Ranker, rank_users
+from ml.models.recommender.config import RecommenderConfig
+from ml.models.recommender.hybrid import Components, Ranker, rank_users
 
 OUTPUT_COLUMNS = ["user_id", "query_track_id", "rank", "artist_id", "artist_name", "track_id", "track_name", "score",
                   "reason"]
@@ -35,16 +36,15 @@ OUTPUT_COLUMNS = ["user_id", "query_track_id", "rank", "artist_id", "artist_name
 class RecommenderModel(TrackModel):
     required_columns = ("user_id",)  # or `track_id` alone for similar tracks (see check_columns)
 
-    def __init__(self, comp: Components, ranker: Ranker, side, artists: pd.DataFrame, cfg: dict, k: int = 10):
+    def __init__(self, comp: Components, ranker: Ranker, side, artists: pd.DataFrame, cfg: RecommenderConfig, k: int = 10):
         self.comp = comp
         self.ranker = ranker
         self.tracks = side.tracks.reset_index(drop=True)
         self.encoder = side.encoder
         self.k = int(k)
-        self.cand_cfg = CandidateConfig(cfg["n_cf"], cfg["n_ease"], cfg["n_neighbour_seeds"], cfg["n_neighbours"],
-                                        cfg["n_track_neighbours"], cfg["n_pop"])
-        self.mmr_lambda = float(cfg["mmr_lambda"])
-        self.mmr_pool = int(cfg["mmr_pool"])
+        self.cand_cfg = cfg.candidates
+        self.mmr_lambda = float(cfg.mmr_lambda)
+        self.mmr_pool = int(cfg.mmr_pool)
         names = artists.drop_duplicates("artist_id").set_index("artist_id")["name"]
         self.artist_names = names.reindex(comp.vocab.item_ids).to_numpy(dtype=object)
         self.track_pos = {t: i for i, t in enumerate(self.tracks["track_id"])}

@@ -16,14 +16,13 @@ The served model: components refit on ALL interactions + the seed-0 ranker.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ml.evaluation import ranking
-from ml.evaluation.rec_splits import assert_pairs_disjoint, per_user_holdout
-from ml.models.base import TrainResult
+from ml.evaluation.splits import assert_pairs_disjoint, per_user_holdout
+from ml.models.base import TrainingData, TrainResult
 from ml.models.recommender.components import (
     Ease,
     Vocab,
@@ -35,11 +34,11 @@ from ml.models.recommender.components import (
     tag_counts,
     tag_gram,
 )
-from ml.models.recommender.data import unpack
+from ml.models.recommender.config import RecommenderConfig
+from ml.models.recommender.data import side_tables
 from ml.models.recommender.fit import fit_components, side_info_counts, track_side
 from ml.models.recommender.hybrid import (
     FEATURES,
-    CandidateConfig,
     Components,
     Ranker,
     rank_users,
@@ -49,74 +48,6 @@ from ml.models.recommender.hybrid import (
 K = 10
 K_CURVE = 20
 METRIC_KEYS = ("ndcg_at_10", "map_at_10", "hit_rate_at_10", "precision_at_10", "recall_at_10", "coverage", "diversity")
-
-DEFAULTS: dict[str, Any] = {
-    "fast": False,
-    "verbose": True,  # one line per seed on stdout
-    "seeds": (0, 1, 2),
-    "test_frac": 0.2,
-    "valid_frac": 0.2,
-    "min_interactions": 5,
-    "max_users": None,  # a random subset of users (fast mode)
-    "num_threads": 2,  # LightFM (Hogwild) threads
-    # BLAS / FAISS threads: 1. Measured on the shared 2-core box under load, 2 OpenBLAS threads made the
-    # EASE inverse 1.5x and the tag SVD ~20x slower (spin-waiting); the ranker trains on 1 torch thread.
-    "blas_threads": 1,
-    # LightFM WARP on 1 + log(plays) sample weights, identity + top-N tag item features
-    "lfm_components": 64,
-    "lfm_epochs": 20,
-    "lfm_lr": 0.05,
-    "lfm_alpha": 1e-6,
-    "lfm_max_sampled": 30,
-    "lfm_tags": True,
-    "lfm_tag_top_n": 10,
-    "lfm_tag_min_artists": 5,
-    "lfm_tag_weight": 1.0,
-    # EASE on artists with >= ease_min_users training users; lambda picked on validation
-    "ease_min_users": 3,
-    "ease_lambdas": (50.0, 100.0, 200.0, 400.0),
-    "ease_lambda": 100.0,  # used when the grid has one value
-    "ease_alphas": (0.0, 10.0, 20.0, 40.0),  # the hybrid's EASE adds alpha * (tag Gram): picked on validation
-    "ease_keep": 512,  # the hybrid keeps the 512 largest |EASE weights| per artist (stores small)
-    # artist tag vectors (content) and track embeddings
-    "tag_top_n": 20,
-    "tag_min_artists": 2,
-    "tag_dim": 64,
-    "genre_weight": 1.0,
-    "exact_max": 100_000,
-    # candidates
-    "n_cf": 100,
-    "n_ease": 100,
-    "n_neighbour_seeds": 5,
-    "n_neighbours": 20,
-    "n_track_neighbours": 10,
-    "n_pop": 20,
-    # ranker + re-rank
-    "ranker_hidden": (32, 16),
-    "ranker_epochs": 30,
-    "ranker_lr": 3e-3,
-    "mmr_lambda": 0.9,
-    "mmr_pool": 50,
-    "user_chunk": 256,
-    "embedding_models": (),  # optional fitted models whose numeric outputs on tracks extend the track embedding
-}
-FAST = {"fast": True, "seeds": (0,), "max_users": 300, "lfm_epochs": 5, "lfm_components": 32,
-        "ease_lambdas": (100.0,), "ease_alphas": (20.0,), "ranker_epochs": 8, "tag_dim": 32, "n_cf": 50, "n_ease": 50}
-
-
-def resolve_config(config: dict | None) -> dict:
-    cfg = dict(DEFAULTS)
-    if config and config.get("fast"):
-        cfg.update(FAST)
-    cfg.update(config or {})
-    cfg["seeds"] = tuple(cfg["seeds"])
-    return cfg
-
-
-def candidate_config(cfg: dict) -> CandidateConfig:
-    return CandidateConfig(cfg["n_cf"], cfg["n_ease"], cfg["n_neighbour_seeds"], cfg["n_neighbours"],
-                           cfg["n_track_neighbours"], cfg["n_pop"])
-
 
 # --------------------------------------------------------------------------- scoring helpers
 
@@ -142,14 +73,14 @@ def top_k_from_scores(score_fn, users: np.ndarray, known, vocab: Vocab, k: int, 
     return out[np.isfinite(out["score"])]
 
 
-def hybrid_top_k(comp: Components, ranker: Ranker, users: np.ndarray, cfg: dict, k: int, keep_all: bool = False,
+def hybrid_top_k(comp: Components, ranker: Ranker, users: np.ndarray, cfg: RecommenderConfig, k: int, keep_all: bool = False,
                  explain: bool = True) -> tuple[pd.DataFrame, list[dict]]:
     """Hybrid lists for vocabulary users (score = -rank so metric code keeps the MMR order)."""
     frames, recs_all = [], []
-    for pos in _chunks(len(users), cfg["user_chunk"]):
+    for pos in _chunks(len(users), cfg.user_chunk):
         u = users[pos]
-        recs = rank_users(comp, ranker, comp.X[u], comp.W[u], u, candidate_config(cfg), k, cfg["mmr_lambda"],
-                          cfg["mmr_pool"], explain=explain, keep_all=keep_all)
+        recs = rank_users(comp, ranker, comp.X[u], comp.W[u], u, cfg.candidates, k, cfg.mmr_lambda,
+                          cfg.mmr_pool, explain=explain, keep_all=keep_all)
         for uid, rec in zip(comp.vocab.user_ids[u], recs, strict=True):
             n = len(rec["items"])
             frames.append(pd.DataFrame({
@@ -179,30 +110,30 @@ def curve(truth: pd.DataFrame, pred: pd.DataFrame, ks=range(1, K_CURVE + 1)) -> 
 # --------------------------------------------------------------------------- protocol
 
 
-def _split(plays: pd.DataFrame, frac: float, cfg: dict, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    a, b = per_user_holdout(plays, "user_id", "artist_id", frac, cfg["min_interactions"], seed)
+def _split(plays: pd.DataFrame, frac: float, cfg: RecommenderConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    a, b = per_user_holdout(plays, "user_id", "artist_id", frac, cfg.min_interactions, seed)
     return plays.loc[a], plays.loc[b]
 
 
 def tune_ease(inner: pd.DataFrame, valid: pd.DataFrame, held_inner: pd.DataFrame, tables: dict, vocab: Vocab,
-              cfg: dict) -> tuple[float, float, pd.DataFrame, Ease | None]:
+              cfg: RecommenderConfig) -> tuple[float, float, pd.DataFrame, Ease | None]:
     """On the validation slice: EASE's lambda (the baseline), then the side-information weight alpha.
 
     Returns (lambda, alpha, the grid's validation NDCG@10, the best side-information EASE fit on INNER).
     Plain EASE is the alpha = 0 row of the second grid, so tags are only used if they help.
     """
     X = interaction_matrix(inner, vocab)
-    items, G = ease_gram(X, cfg["ease_min_users"])
+    items, G = ease_gram(X, cfg.ease_min_users)
     users = np.unique(vocab.users(valid["user_id"]))
     counts = side_info_counts(tables, vocab, cfg, held_inner)
-    TT = tag_gram(counts, vocab.n_items, items) if any(cfg["ease_alphas"]) else None
+    TT = tag_gram(counts, vocab.n_items, items) if any(cfg.ease_alphas) else None
 
     def score(ease: Ease) -> float:
-        pred = top_k_from_scores(lambda u: ease.scores(X[u], vocab.n_items), users, X, vocab, K, cfg["user_chunk"])
+        pred = top_k_from_scores(lambda u: ease.scores(X[u], vocab.n_items), users, X, vocab, K, cfg.user_chunk)
         return ranking.ndcg_at_k(valid, pred, col_item="artist_id", k=K)
 
     rows, fits = [], {}
-    lams = tuple(cfg["ease_lambdas"])
+    lams = tuple(cfg.ease_lambdas)
     for lam in lams:
         fits[(lam, 0.0)] = fit_ease(items, G, lam)
         rows.append({"grid": "ease_lambda", "lambda": lam, "alpha": 0.0,
@@ -210,18 +141,18 @@ def tune_ease(inner: pd.DataFrame, valid: pd.DataFrame, held_inner: pd.DataFrame
     table = pd.DataFrame(rows)
     lam = float(table.loc[table["valid_ndcg_at_10"].fillna(0).idxmax(), "lambda"])
     rows = []
-    for alpha in cfg["ease_alphas"]:
+    for alpha in cfg.ease_alphas:
         key = (lam, float(alpha))
         if key not in fits:
             fits[key] = fit_ease(items, G + np.float32(alpha) * TT, lam)
         rows.append({"grid": "side_info_alpha", "lambda": lam, "alpha": float(alpha),
-                     "valid_ndcg_at_10": score(fits[key]) if len(cfg["ease_alphas"]) > 1 else np.nan})
+                     "valid_ndcg_at_10": score(fits[key]) if len(cfg.ease_alphas) > 1 else np.nan})
     alphas = pd.DataFrame(rows)
     alpha = float(alphas.loc[alphas["valid_ndcg_at_10"].fillna(0).idxmax(), "alpha"])
     return lam, alpha, pd.concat([table, alphas], ignore_index=True), fits[(lam, alpha)]
 
 
-def fit_ranker(comp_inner: Components, valid: pd.DataFrame, cfg: dict, seed: int) -> tuple[Ranker, dict]:
+def fit_ranker(comp_inner: Components, valid: pd.DataFrame, cfg: RecommenderConfig, seed: int) -> tuple[Ranker, dict]:
     """Ranker on candidates of the INNER components, positives = the VALIDATION slice."""
     vocab = comp_inner.vocab
     users = np.unique(vocab.users(valid["user_id"]))
@@ -230,8 +161,8 @@ def fit_ranker(comp_inner: Components, valid: pd.DataFrame, cfg: dict, seed: int
     from ml.models.recommender.hybrid import user_candidates
 
     groups, labels, n_pos_total, n_pos_found = [], [], 0, 0
-    ccfg = candidate_config(cfg)
-    for pos in _chunks(len(users), cfg["user_chunk"]):
+    ccfg = cfg.candidates
+    for pos in _chunks(len(users), cfg.user_chunk):
         u = users[pos]
         for uu, (cand, F) in zip(u, user_candidates(comp_inner, comp_inner.X[u], comp_inner.W[u], u, ccfg),
                                  strict=True):
@@ -240,8 +171,8 @@ def fit_ranker(comp_inner: Components, valid: pd.DataFrame, cfg: dict, seed: int
             n_pos_found += int(y.sum())
             groups.append((cand, F))
             labels.append(y)
-    ranker = train_ranker(groups, labels, hidden=tuple(cfg["ranker_hidden"]), epochs=cfg["ranker_epochs"],
-                          lr=cfg["ranker_lr"], seed=seed)
+    ranker = train_ranker(groups, labels, hidden=tuple(cfg.ranker_hidden), epochs=cfg.ranker_epochs,
+                          lr=cfg.ranker_lr, seed=seed)
     stats = {"valid_users": len(users), "mean_candidates": float(np.mean([len(c) for c, _ in groups])),
              "valid_candidate_recall": n_pos_found / max(n_pos_total, 1),
              "ranker_epochs_run": len(ranker.history),
@@ -249,13 +180,13 @@ def fit_ranker(comp_inner: Components, valid: pd.DataFrame, cfg: dict, seed: int
     return ranker, stats
 
 
-def run_seed(plays: pd.DataFrame, tables: dict, vocab: Vocab, side, cfg: dict, seed: int, tuned: dict | None,
+def run_seed(plays: pd.DataFrame, tables: dict, vocab: Vocab, side, cfg: RecommenderConfig, seed: int, tuned: dict | None,
              catalog_vectors: pd.DataFrame, log=print) -> dict:
     """One seed of the protocol (see the module docstring); `tuned` = {lambda, alpha} from an earlier seed."""
     t0 = time.perf_counter()
-    train, test = _split(plays, cfg["test_frac"], cfg, seed)
+    train, test = _split(plays, cfg.test_frac, cfg, seed)
     assert_pairs_disjoint(train, test, "user_id", "artist_id")
-    inner, valid = _split(train, cfg["valid_frac"], cfg, seed + 1000)
+    inner, valid = _split(train, cfg.valid_frac, cfg, seed + 1000)
     assert_pairs_disjoint(inner, valid, "user_id", "artist_id")
     held_inner = pd.concat([valid, test])[["user_id", "artist_id"]]
     grid, ease_inner = None, None
@@ -269,14 +200,14 @@ def run_seed(plays: pd.DataFrame, tables: dict, vocab: Vocab, side, cfg: dict, s
     t_valid = time.perf_counter() - t0
 
     X = interaction_matrix(train, vocab)
-    items, G = ease_gram(X, cfg["ease_min_users"])
+    items, G = ease_gram(X, cfg.ease_min_users)
     ease = fit_ease(items, G, tuned["lambda"])  # the EASE baseline: plain, dense
     del G
     comp = fit_components(train, tables, vocab, side, cfg, seed, held_out=test[["user_id", "artist_id"]],
                           ease_lambda=tuned["lambda"], ease_alpha=tuned["alpha"])
     users = np.unique(vocab.users(test["user_id"]))
     catalog = vocab.item_ids[popularity(X) > 0]
-    chunk = cfg["user_chunk"]
+    chunk = cfg.user_chunk
     pop = popularity(X)
     preds = {
         "hybrid": hybrid_top_k(comp, ranker, users, cfg, K_CURVE)[0],
@@ -297,10 +228,10 @@ def run_seed(plays: pd.DataFrame, tables: dict, vocab: Vocab, side, cfg: dict, s
             "n_test_users": len(users), "seconds": time.perf_counter() - t0, "seconds_validation": t_valid}
 
 
-def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
+def train(data: TrainingData | pd.DataFrame, config: RecommenderConfig | dict | None = None) -> TrainResult:
     from threadpoolctl import threadpool_limits
 
-    cfg = resolve_config(config)
+    cfg = RecommenderConfig.resolve(config)
     started = time.perf_counter()
     # load every BLAS / OpenMP user first: threadpool_limits only reaches libraries already loaded
     import faiss
@@ -310,43 +241,42 @@ def train(df: pd.DataFrame, config: dict | None = None) -> TrainResult:
     import torch  # noqa: F401
 
     faiss_threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(cfg["blas_threads"])
+    faiss.omp_set_num_threads(cfg.blas_threads)
     try:
-        with threadpool_limits(cfg["blas_threads"]):
-            return _train(df, cfg, started)
+        with threadpool_limits(cfg.blas_threads):
+            return _train(TrainingData.of(data), cfg, started)
     finally:
         faiss.omp_set_num_threads(faiss_threads)
 
 
-def _train(df: pd.DataFrame, cfg: dict, started: float) -> TrainResult:
+def _train(data: TrainingData, cfg: RecommenderConfig, started: float) -> TrainResult:
     from ml.models.recommender.model import RecommenderModel
     from ml.models.recommender.report import figures_and_tables
 
-    tables = unpack(df)
+    tables = side_tables(data)
     plays = tables["plays"]
     plays = plays[plays["weight"] > 0].reset_index(drop=True)
-    if cfg["max_users"] and plays["user_id"].nunique() > cfg["max_users"]:
+    if cfg.max_users and plays["user_id"].nunique() > cfg.max_users:
         rng = np.random.default_rng(0)
-        keep = rng.choice(np.sort(plays["user_id"].unique()), cfg["max_users"], replace=False)
+        keep = rng.choice(np.sort(plays["user_id"].unique()), cfg.max_users, replace=False)
         plays = plays[plays["user_id"].isin(keep)].reset_index(drop=True)
     vocab = Vocab(np.sort(plays["user_id"].unique()), np.sort(plays["artist_id"].unique()))
-    extra = _embedding_extra(tables["tracks"], cfg)
-    side = track_side(tables["tracks"], cfg["genre_weight"], extra, cfg["exact_max"])
+    side = track_side(tables["tracks"], cfg.genre_weight, None, cfg.exact_max)
     # item vectors for the diversity metric only: tag TF-IDF/SVD over all tag assignments (a fixed ruler)
     ruler = artist_tag_vectors(tag_counts(tables["tagged"], vocab, 20, 2), vocab.n_items, 64, seed=0)
     has = np.abs(ruler).sum(axis=1) > 0
     catalog_vectors = pd.DataFrame(ruler[has], index=vocab.item_ids[has])
 
     runs, tuned = [], None
-    for seed in cfg["seeds"]:
+    for seed in cfg.seeds:
         run = run_seed(plays, tables, vocab, side, cfg, seed, tuned, catalog_vectors,
-                       log=print if cfg["verbose"] else (lambda *_: None))
+                       log=print if cfg.verbose else (lambda *_: None))
         tuned = run["tuned"]
         runs.append(run)
     eval_seconds = time.perf_counter() - started
 
     # the served model: components refit on every interaction, the first seed's ranker
-    comp = fit_components(plays, tables, vocab, side, cfg, cfg["seeds"][0], held_out=None,
+    comp = fit_components(plays, tables, vocab, side, cfg, cfg.seeds[0], held_out=None,
                           ease_lambda=tuned["lambda"], ease_alpha=tuned["alpha"])
     model = RecommenderModel(comp, runs[0]["ranker"], side, tables["artists"], cfg)
 
@@ -366,12 +296,12 @@ def _train(df: pd.DataFrame, cfg: dict, started: float) -> TrainResult:
         model=model,
         metrics=metrics,
         baseline=summary["most_popular"],
-        split=(f"per-user random holdout {cfg['test_frac']:.0%} of each user's artists (users with >= "
-               f"{cfg['min_interactions']}), seeds {list(cfg['seeds'])}, mean over seeds; ranker and EASE lambda "
-               f"tuned on a {cfg['valid_frac']:.0%} validation slice of train; artist level"),
+        split=(f"per-user random holdout {cfg.test_frac:.0%} of each user's artists (users with >= "
+               f"{cfg.min_interactions}), seeds {list(cfg.seeds)}, mean over seeds; ranker and EASE lambda "
+               f"tuned on a {cfg.valid_frac:.0%} validation slice of train; artist level"),
         n_train=int(first["n_train"]),
         n_test=int(first["n_test"]),
-        params={k: v for k, v in cfg.items() if k not in ("embedding_models",)} | {
+        params={
             "ease_lambda": tuned["lambda"], "ease_side_info_alpha": tuned["alpha"], "features": ",".join(FEATURES),
             "n_users": vocab.n_users, "n_artists": vocab.n_items,
             "n_tracks_indexed": len(side.tracks), "linked_artists": int(len(comp.item_tracks)),
@@ -382,6 +312,7 @@ def _train(df: pd.DataFrame, cfg: dict, started: float) -> TrainResult:
         tables=out_tables,
         input_example=input_example,
         extra={"ease": summary["ease"], "lightfm": summary["lightfm"]},
+        config=cfg,
     )
 
 
@@ -397,14 +328,3 @@ def example_input(plays: pd.DataFrame, side) -> pd.DataFrame:
     track = side.tracks["track_id"].iloc[0] if len(side.tracks) else None
     return pd.DataFrame({"user_id": np.array([int(plays["user_id"].iloc[0]), 0], dtype="int64"),
                          "track_id": np.array([None, track], dtype=object)})
-
-
-def _embedding_extra(tracks: pd.DataFrame, cfg: dict) -> pd.DataFrame | None:
-    """Numeric outputs of optional fitted models (genre / mood probabilities) on the tracks, column-prefixed."""
-    frames = []
-    for i, m in enumerate(cfg.get("embedding_models") or ()):
-        out = m.predict(None, tracks) if hasattr(m, "predict") else m(tracks)
-        out = pd.DataFrame(out).reset_index(drop=True).select_dtypes("number")
-        frames.append(out.add_prefix(f"m{i}_"))
-    return pd.concat(frames, axis=1) if frames else None
-
