@@ -1,6 +1,6 @@
 """Ingest benchmark: synthetic 1M tracks and 26M chart rows through the lake.
 
-Goal (issue 2): ingestion never holds a dataset in memory — 26M chart rows with peak RSS
+Goal: ingestion never holds a dataset in memory — 26M chart rows with peak RSS
 under 2 GiB at 1M+ rows/s on 2 cores. Each step runs in its own process so its peak RSS
 is its own. Results: benchmarks/results/ingest.json. Sizes: BENCH_TRACKS, BENCH_CHART_ROWS.
 """

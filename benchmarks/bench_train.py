@@ -1,8 +1,9 @@
 """Training benchmark on the real data: per-model wall time and peak RSS, one process per model.
 
-Each model runs `musicml quality --model <name>` in its own process (so its peak RSS is
-its own); the per-model quality entries are merged into benchmarks/results/quality.json and
-times + memory go to benchmarks/results/train.json. Goal (issue 3): the four track models
+Each model runs `ml.pipeline.quality_report(models=[name])` (what `musicml quality --model
+<name>` calls) in its own process, so its peak RSS is its own; the per-model quality entries
+are merged into benchmarks/results/quality.json and
+times + memory go to benchmarks/results/train.json. Goal: the four track models
 train in under 15 minutes in total on 2 cores; the recommender in under 5 minutes.
 """
 
@@ -12,32 +13,28 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import run_measured  # noqa: E402
+from _measure import measure_call  # noqa: E402
+
+from ml.pipeline import quality_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = os.environ.get("BENCH_MODELS", "genre,mood,popularity,audio_features,recommender,streams").split(",")
 
 
 def main() -> None:
-    data = os.environ.get("MUSICML_SHARED_DATA", str(REPO.parent / "shared" / "data"))
+    data = Path(os.environ.get("MUSICML_SHARED_DATA", str(REPO.parent / "shared" / "data")))
     results, quality = {}, {}
     for model in MODELS:
-        out = Path(tempfile.mkdtemp()) / "q.json"
         print(f"training {model} ...", flush=True)
-        m = run_measured(
-            "import json, sys; from typer.testing import CliRunner; from ml.cli import app; "
-            f"r = CliRunner().invoke(app, ['quality', '--data', {data!r}, '--out', {str(out)!r}, '--model', {model!r}]); "
-            "sys.stderr.write(r.output); print(json.dumps({'exit': r.exit_code}))"
-        )
-        entry = json.loads(out.read_text())[model] if out.exists() else {}
+        m = measure_call(quality_report, data_dir=data, models=[model])
+        entry = m["result"][model]
         quality[model] = entry
         results[model] = {"wall_seconds_incl_ingest": m["seconds"], "train_seconds": entry.get("train_seconds"),
-                          "peak_rss_mb": m["peak_rss_mb"], "exit": m["result"]["exit"]}
+                          "peak_rss_mb": m["peak_rss_mb"]}
     track_models = [m for m in ("genre", "mood", "popularity", "audio_features") if m in results]
     report = {
         "benchmark": "train (real data, full configs)",

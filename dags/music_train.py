@@ -1,8 +1,11 @@
 """music_train: when the month's lake assets update (or by hand), train every model.
 
-Per model a task group train -> evaluate -> register -> gate. The `models` param selects
-which models run (others are skipped); `fast` trains small versions (smoke runs).
-XCom carries only run ids, versions, metrics and decisions. All logic lives in ml.pipeline.
+Per model a task group train -> evaluate -> register -> gate (the same steps `musicml train`
+runs). The `models` param selects which models run (others are skipped); `fast` trains the
+quick config variants (smoke runs); `config` overrides knobs per model, validated by the
+model's typed config: {"genre": {"seed": 7}} (see `musicml config genre`). A misspelt key
+fails that model's train task at once, without retries. XCom carries only run ids,
+versions, metrics and decisions. All logic lives in ml.pipeline.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from airflow.sdk import Asset, Param, TaskGroup, TriggerRule, dag, get_current_c
 
 from ml.models import MODEL_NAMES
 from ml.pipeline import configured_sources
+from ml.settings import get_settings
 
 
 @dag(
@@ -20,11 +24,13 @@ from ml.pipeline import configured_sources
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    max_active_tasks=2,  # 2 cores: two models train at once
+    max_active_tasks=get_settings().train_max_active_tasks,  # models training at once (default 2: 2 cores)
     default_args=DEFAULT_ARGS,
     params={
         "models": Param(list(MODEL_NAMES), type="array", description="Models to train"),
         "fast": Param(False, type="boolean", description="Small quick fits (smoke runs)"),
+        "config": Param({}, type="object",
+                        description='Per-model config overrides, e.g. {"genre": {"seed": 7}} (musicml config MODEL)'),
     },
     tags=["music", "train", "registry"],
     doc_md=__doc__,
@@ -36,14 +42,22 @@ def music_train():
 
             @task(task_id="train")
             def train(model: str = model) -> dict:
-                from airflow.sdk.exceptions import AirflowSkipException
+                from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+                from pydantic import ValidationError
 
                 from ml.pipeline import train_model
 
                 params = get_current_context()["params"]
                 if model not in params["models"]:
                     raise AirflowSkipException(f"{model} not selected in params.models")
-                return train_model(model, fast=bool(params["fast"]))
+                overrides = params.get("config") or {}
+                unknown = sorted(set(overrides) - set(MODEL_NAMES))
+                if unknown:
+                    raise AirflowFailException(f"params.config names unknown model(s): {', '.join(unknown)}")
+                try:
+                    return train_model(model, fast=bool(params["fast"]), config=overrides.get(model))
+                except ValidationError as exc:  # a config typo: retrying cannot help
+                    raise AirflowFailException(f"{model} config: {exc}") from None
 
             @task(task_id="evaluate")
             def evaluate(run: dict) -> dict:

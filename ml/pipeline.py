@@ -1,19 +1,28 @@
-"""Pipeline steps as plain functions: what the Airflow DAGs call, also callable from the CLI.
+"""Pipeline steps as plain functions: what the Airflow DAGs, the CLI, benchmarks and tests call.
 
 Each step takes and returns small JSON-able dicts (ids, versions, paths, metrics), so a
 DAG passes only those through XCom. Steps are idempotent for a month: ingest replaces the
 month's snapshot; training always makes a new run and version (MLflow keeps history), and
 the gate moves aliases only when a version passes.
+
+One route for a model, whoever runs it: train -> evaluate -> register -> gate
+(`music_train` runs the four steps as tasks, `musicml train` calls `train_pipeline`).
+`quality_report` is the quality benchmark on the real data (`musicml quality`, bench-train).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from ml.settings import REPO_ROOT, get_settings
+from ml.settings import REPO_ROOT, Settings, get_settings
 
 SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
 
@@ -50,16 +59,31 @@ def ingest_source(source: str, path: str | None = None, snapshot: str | None = N
     }
 
 
-def train_model(model: str, lake_uri: str | None = None, fast: bool = False) -> dict:
-    """Train + evaluate on the test split, log one MLflow run (model logged, not registered)."""
+def train_model(model: str, lake_uri: str | None = None, fast: bool = False,
+                config: Mapping[str, Any] | None = None) -> dict:
+    """Lake -> load -> train + evaluate on the test split -> one MLflow run (model logged, not registered).
+
+    `config`: overrides of the model's typed config (an unknown key is a ValidationError naming it).
+    """
+    from ml.lake import catalog
     from ml.lake.storage import Lake
     from ml.models import get_spec
-    from ml.registry.tracking import train_and_log
+    from ml.registry.tracking import lineage, log_run
 
     settings = get_settings()
-    run = train_and_log(get_spec(model), Lake.from_uri(lake_uri or settings.lake_uri, settings),
-                        {"fast": True} if fast else None, settings)
-    return run.to_xcom()
+    spec = get_spec(model)
+    cfg = spec.config.resolve(config, fast=fast)  # before touching the lake: a typo fails fast
+    lake = Lake.from_uri(lake_uri or settings.lake_uri, settings)
+    con = catalog.connect(lake)
+    try:
+        data = spec.load(con)
+        rows = lineage(con, lake, spec.datasets)
+    finally:
+        con.close()
+    started = time.perf_counter()
+    result = spec.train(data, cfg)
+    seconds = time.perf_counter() - started
+    return log_run(spec, result, rows, train_seconds=seconds, settings=settings).to_xcom()
 
 
 def evaluate_model(run: dict) -> dict:
@@ -67,40 +91,29 @@ def evaluate_model(run: dict) -> dict:
     import mlflow
 
     from ml.models import get_spec
-    from ml.registry.promotion import _eval_frame
+    from ml.registry.promotion import beats_baseline, frozen_eval_set, score_on_frozen
     from ml.registry.tracking import configure_mlflow
 
     spec = get_spec(run["model"])
     client = configure_mlflow()
-    from ml.registry.promotion import lower_is_better
-
-    beats = {k: (v < run["baseline"][k]) if lower_is_better(k, spec) else (v > run["baseline"][k])
-             for k, v in run["metrics"].items() if k in run["baseline"]}
     frozen_metrics: dict[str, float] = {}
-    try:
-        frozen_run = client.get_registered_model(spec.registered_name).tags.get("frozen_eval_run")
-    except mlflow.exceptions.MlflowException:
-        frozen_run = None
-    if frozen_run and spec.score is not None:
-        frame = _eval_frame(frozen_run)
-        if frame is not None:
-            model = mlflow.pyfunc.load_model(run["model_uri"])
-            frozen_metrics = {f"frozen_{k}": float(v) for k, v in spec.score(model, frame).items()}
-            for k, v in frozen_metrics.items():
-                client.log_metric(run["run_id"], k, v)
-    return {**run, "beats_baseline": beats, "frozen_metrics": frozen_metrics}
+    frozen = frozen_eval_set(spec, client)
+    if frozen is not None and spec.score is not None:
+        model = mlflow.pyfunc.load_model(run["model_uri"])
+        frozen_metrics = {f"frozen_{k}": v for k, v in score_on_frozen(spec, model, frozen).items()}
+        for k, v in frozen_metrics.items():
+            client.log_metric(run["run_id"], k, v)
+    return {**run, "beats_baseline": beats_baseline(spec, run["metrics"], run["baseline"]),
+            "frozen_metrics": frozen_metrics}
 
 
 def register_model(run: dict) -> dict:
+    """Register the run's model as a new version of music-<model>."""
     from ml.models import get_spec
     from ml.registry.tracking import RegisteredRun, register_run
 
-    spec = get_spec(run["model"])
-    reg = RegisteredRun(model=run["model"], registered_name=spec.registered_name, version="", run_id=run["run_id"],
-                        metrics=run["metrics"], baseline=run["baseline"], split=run["split"],
-                        synthetic=run["synthetic"], train_seconds=run.get("train_seconds", 0.0), peak_rss_mb=0.0,
-                        model_uri=run["model_uri"])
-    return {**run, "version": register_run(spec, reg).version}
+    registered = register_run(get_spec(run["model"]), RegisteredRun.from_xcom(run))
+    return {**run, "version": registered.version}
 
 
 def gate_model(registered: dict) -> dict:
@@ -109,3 +122,62 @@ def gate_model(registered: dict) -> dict:
     report = evaluate_gate(registered["model"], registered["version"])
     return {"model": registered["model"], "version": registered["version"], "decision": report.decision,
             "reasons": report.reasons, "aliases_set": report.aliases_set, "compared_on": report.compared_on}
+
+
+def train_pipeline(model: str, lake_uri: str | None = None, fast: bool = False,
+                   config: Mapping[str, Any] | None = None) -> dict:
+    """train -> evaluate -> register -> gate for one model, in-process: the registered run plus the gate result."""
+    registered = register_model(evaluate_model(train_model(model, lake_uri, fast, config)))
+    gate = gate_model(registered)
+    return {**registered, "gate": {k: v for k, v in gate.items() if k not in ("model", "version")}}
+
+
+# --------------------------------------------------------------------------------- quality
+
+QUALITY_SOURCES = ("spotify-tracks", "spotify-2023", "lastfm-hetrec", "gtzan-features")
+
+
+def quality_report(data_dir: Path | None = None, models: list[str] | None = None, out_path: Path | None = None,
+                   log: Callable[[str], None] = lambda _msg: None) -> dict:
+    """Train and evaluate every model's full config on the REAL data (honest splits); nothing is registered.
+
+    Ingests the real datasets into a temporary lake and returns {model: {metric: value,
+    "baseline": {...}, "split": .., "n_train": .., "n_test": .., "train_seconds": ..}}. With
+    `out_path`, the JSON is rewritten after each model (partial results survive a crash).
+    Real data has no daily charts: the streams forecaster is measured on seeded synthetic
+    charts (labelled so in the lake), its spotify2023_r2 on the real file.
+    """
+    from ml.lake import catalog
+    from ml.lake.ingest import ingest
+    from ml.lake.storage import Lake
+    from ml.models import resolve
+    from ml.sources import load_source
+
+    settings = Settings(shared_data_dir=data_dir) if data_dir else get_settings()
+    specs = resolve(models or ["all"])
+    report: dict = {}
+    with tempfile.TemporaryDirectory(prefix="musicml-quality-") as tmp:
+        datasets = [ds for source in QUALITY_SOURCES for ds in load_source(source, None, settings)]
+        if any(spec.name == "streams" for spec in specs):
+            from ml.sources.synthetic import generate
+
+            syn = Path(tmp) / "synthetic"
+            generate(syn, seed=2024, tracks=5_000, chart_rows=1_000_000, users=200, regions=20)
+            datasets += [d for d in load_source("synthetic", syn, settings) if d.name == "synthetic_spotify_charts"]
+        lake = Lake.from_uri(str(Path(tmp) / "lake"), settings)
+        for ds in datasets:
+            ingest(ds, lake, "2000-01")
+        for spec in specs:
+            log(f"quality: {spec.name} ...")
+            con = catalog.connect(lake)
+            try:
+                data = spec.load(con)
+            finally:
+                con.close()
+            t0 = time.perf_counter()
+            entry = spec.train(data, spec.config()).quality_entry()
+            entry["train_seconds"] = round(time.perf_counter() - t0, 1)
+            report[spec.name] = entry
+            if out_path is not None:
+                Path(out_path).write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -35,6 +35,7 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MUSICML_LAKE_URI", str(work / "lake"))
     monkeypatch.setenv("MUSICML_WORK_DIR", str(work))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
+    monkeypatch.setenv("MUSICML_MLFLOW_ARTIFACT_ROOT", str(work / "mlflow-artifacts"))
     monkeypatch.setenv("MUSICML_SHARED_DATA", str(shared_data_dir()))
     monkeypatch.chdir(work)  # .env in the repo is not picked up
     get_settings.cache_clear()

@@ -1,17 +1,19 @@
-"""Model commands: `train`, `predict`, `quality`."""
+"""Model commands: `train`, `predict`, `quality`.
+
+Each command is a plain module-level function (importable, callable from tests); the work
+itself lives in `ml.pipeline`, the same functions the DAGs and benchmarks call.
+"""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.table import Table
 
 from ml.cli.data import LakeOpt, _fail, console, out
-from ml.settings import get_settings
 
 
 def _fmt(v) -> str:
@@ -33,129 +35,167 @@ def metrics_table(title: str, rows: list[tuple[str, str, dict, dict, list[str], 
     return t
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def train(
-        models: Annotated[list[str], typer.Argument(
-            help="Model names or `all`: genre mood popularity audio_features recommender streams")],
-        lake: LakeOpt = None,
-        fast: Annotated[bool, typer.Option("--fast", help="Small quick fit (smoke runs, CI)")] = False,
-    ) -> None:
-        """Train, evaluate beside a baseline, log to MLflow and register a new version of each model.
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """`KEY=VALUE` strings -> {key: value}; values are read as YAML (7, 0.5, true, [1, 2], null)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {pair!r}: expected KEY=VALUE")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
 
-        Reads the latest lake snapshots (real datasets if present, else synthetic). Every run
-        records the lake manifests it used; every version is registered as music-<model>
-        (promotion to aliases is a separate step: `musicml registry`).
-        """
-        from ml.lake.storage import Lake
-        from ml.models import resolve
-        from ml.registry.tracking import train_and_register
 
-        settings = get_settings()
+def _config_error(model: str, exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return f"{model} config: {problems}"
+    return f"{model} config: {exc}"
+
+
+def train(
+    models: Annotated[list[str], typer.Argument(
+        help="Model names or `all`: genre mood popularity audio_features recommender streams")],
+    lake: LakeOpt = None,
+    fast: Annotated[bool, typer.Option("--fast", help="The quick config variant (smoke runs, CI)")] = False,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="Config override KEY=VALUE, repeatable (e.g. --set seed=7); unknown keys are an error. "
+                      "See the knobs with `musicml config MODEL`")] = None,
+) -> None:
+    """Train, evaluate beside a baseline, register and gate a new version of each model.
+
+    The same route as the music_train DAG: train -> evaluate -> register -> gate. Reads
+    the latest lake snapshots (real datasets if present, else synthetic); every run records
+    the lake manifests it used and its full config; each version is registered as
+    music-<model> and passes its gate (config/gates.yaml) to become `challenger` (and
+    `champion` when there is none), or stays unaliased with the reasons as tags.
+    """
+    from pydantic import ValidationError
+
+    from ml.models import resolve
+    from ml.pipeline import train_pipeline
+
+    try:
+        specs = resolve(models)
+        extra = parse_overrides(overrides)
+    except (KeyError, ValueError) as exc:
+        raise _fail(str(exc.args[0])) from None
+    for spec in specs:  # validate every config before any training starts
         try:
-            specs = resolve(models)
-        except KeyError as exc:
-            raise _fail(str(exc.args[0])) from None
-        lk = Lake.from_uri(lake or settings.lake_uri)
-        rows = []
-        for spec in specs:
-            console.print(f"[bold]training {spec.name}[/] ...")
-            t0 = time.perf_counter()
-            try:
-                run = train_and_register(spec, lk, {"fast": True} if fast else None, settings)
-            except LookupError as exc:
-                raise _fail(f"{spec.name}: {exc}") from None
-            console.print(f"  {spec.name}: version {run.version} in {time.perf_counter() - t0:.0f} s"
-                          + (" [yellow](SYNTHETIC data)[/]" if run.synthetic else ""))
-            rows.append((spec.name, run.version, run.metrics, run.baseline, list(spec.key_metrics), run.run_id))
-        out.print(metrics_table("Trained and registered", rows))
-
-    @app.command()
-    def predict(
-        model: Annotated[str, typer.Argument(help="Model name, e.g. genre")],
-        input_csv: Annotated[Path, typer.Option("--input", help="CSV in the source schema (e.g. Kaggle Spotify Tracks)")],
-        output_csv: Annotated[Path, typer.Option("--output", help="Where to write input rows + predictions")],
-        alias: Annotated[str | None, typer.Option(help="Registry alias, e.g. champion (falls back to latest version)")] = None,
-        version: Annotated[str | None, typer.Option(help="Exact registered version")] = None,
-    ) -> None:
-        """Batch prediction with a registered model version; a missing input column is a clear error."""
-        import pandas as pd
-
-        from ml.models import get_spec
-        from ml.registry.tracking import configure_mlflow, load_model, model_uri
-
+            spec.config.resolve(extra, fast=fast)
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise _fail(_config_error(spec.name, exc)) from None
+    rows, gates = [], []
+    for spec in specs:
+        console.print(f"[bold]training {spec.name}[/] ...")
         try:
-            spec = get_spec(model)
-        except KeyError as exc:
-            raise _fail(str(exc.args[0])) from None
-        if not input_csv.exists():
-            raise _fail(f"{input_csv}: no such file")
-        configure_mlflow()
-        try:
-            uri = model_uri(spec.registered_name, alias, version)
-            loaded = load_model(spec.registered_name, alias, version)
+            run = train_pipeline(spec.name, lake, fast=fast, config=extra)
         except LookupError as exc:
-            raise _fail(str(exc)) from None
-        df = pd.read_csv(input_csv)
-        if df.empty:
-            raise _fail(f"{input_csv}: no rows")
-        try:
-            pred = loaded.predict(df)
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
-        result = pd.concat([df.reset_index(drop=True), pd.DataFrame(pred).reset_index(drop=True)], axis=1)
-        result.to_csv(output_csv, index=False)
-        console.print(f"{len(result):,} predictions from {uri} -> {output_csv}")
+            raise _fail(f"{spec.name}: {exc}") from None
+        gate = run["gate"]
+        console.print(f"  {spec.name}: version {run['version']} in {run['train_seconds']:.0f} s, gate "
+                      f"{gate['decision']}" + (f" -> {', '.join(gate['aliases_set'])}" if gate["aliases_set"] else "")
+                      + (" [yellow](SYNTHETIC data)[/]" if run["synthetic"] else ""))
+        rows.append((spec.name, run["version"], run["metrics"], run["baseline"], list(spec.key_metrics), run["run_id"]))
+        gates.append((spec.name, run["version"], gate))
+    out.print(metrics_table("Trained and registered", rows))
+    t = Table(title="Gates")
+    for c in ("model", "version", "decision", "aliases set", "reasons"):
+        t.add_column(c)
+    for name, version, gate in gates:
+        t.add_row(name, version, gate["decision"], ", ".join(gate["aliases_set"]) or "-", "; ".join(gate["reasons"]) or "-")
+    out.print(t)
 
-    @app.command()
-    def quality(
-        data: Annotated[Path, typer.Option("--data", help="Folder with the real datasets (../shared/data)")] = None,
-        out_path: Annotated[Path, typer.Option("--out", help="JSON to write")] = Path("quality.json"),
-        models: Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable)")] = None,
-    ) -> None:
-        """Quality benchmark: train and evaluate every model on the REAL data with honest splits.
 
-        Ingests the real datasets into a temporary lake, trains each model's full
-        configuration, and writes {model: {metric: value, "baseline": {...}, "split": ..,
-        "n_train": .., "n_test": ..}}. Nothing is registered.
-        """
-        import tempfile
+def config(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. genre")],
+    fast: Annotated[bool, typer.Option("--fast", help="Show the quick variant")] = False,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override KEY=VALUE, repeatable")] = None,
+) -> None:
+    """Print a model's training config as JSON (the defaults are the full config), validated."""
+    from pydantic import ValidationError
 
-        from ml.lake import catalog
-        from ml.models import resolve
-        from ml.settings import Settings
-        from ml.sources import load_source
+    from ml.models import get_spec
 
-        settings = Settings(shared_data_dir=data) if data else get_settings()
-        from ml.cli.data import ingest_datasets
+    try:
+        spec = get_spec(model)
+        cfg = spec.config.resolve(parse_overrides(overrides), fast=fast)
+    except ValidationError as exc:
+        raise _fail(_config_error(model, exc)) from None
+    except (KeyError, ValueError) as exc:
+        raise _fail(str(exc.args[0])) from None
+    out.print_json(data={"model": spec.name, "variant": cfg.variant, "config": cfg.model_dump(mode="json")})
 
-        with tempfile.TemporaryDirectory(prefix="musicml-quality-") as tmp:
-            datasets = []
-            for source in ("spotify-tracks", "spotify-2023", "lastfm-hetrec", "gtzan-features"):
-                datasets += load_source(source, None, settings)
-            # Real data has no daily charts: the streams forecaster is measured on seeded
-            # synthetic charts (labelled so in the lake), its spotify2023_r2 on the real file.
-            specs = resolve(models or ["all"])
-            if any(spec.name == "streams" for spec in specs):
-                from ml.sources.synthetic import generate
 
-                syn = Path(tmp) / "synthetic"
-                generate(syn, seed=2024, tracks=5_000, chart_rows=1_000_000, users=200, regions=20)
-                datasets += [d for d in load_source("synthetic", syn, settings) if d.name == "synthetic_spotify_charts"]
-            lk, _ = ingest_datasets(datasets, str(Path(tmp) / "lake"), "2000-01", quiet=True)
-            report: dict = {}
-            for spec in specs:
-                console.print(f"[bold]quality: {spec.name}[/] ...")
-                con = catalog.connect(lk)
-                df = spec.load(con)
-                con.close()
-                t0 = time.perf_counter()
-                result = spec.train(df, None)
-                entry = result.quality_entry()
-                entry["train_seconds"] = round(time.perf_counter() - t0, 1)
-                report[spec.name] = entry
-                out_path.write_text(json.dumps(report, indent=2) + "\n")  # partial results survive a crash
-        skip = {"baseline", "split", "n_train", "n_test", "train_seconds"}
-        rows = [(name, "-", e, e.get("baseline", {}), [k for k in e if k not in skip and not isinstance(e[k], dict)], "")
-                for name, e in report.items()]
-        out.print(metrics_table(f"Quality on real data -> {out_path}", rows))
+def predict(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. genre")],
+    input_csv: Annotated[Path, typer.Option("--input", help="CSV in the source schema (e.g. Kaggle Spotify Tracks)")],
+    output_csv: Annotated[Path, typer.Option("--output", help="Where to write input rows + predictions")],
+    alias: Annotated[str | None, typer.Option(help="Registry alias, e.g. champion (falls back to latest version)")] = None,
+    version: Annotated[str | None, typer.Option(help="Exact registered version")] = None,
+) -> None:
+    """Batch prediction with a registered model version; a missing input column is a clear error."""
+    import pandas as pd
+
+    from ml.models import get_spec
+    from ml.registry.tracking import configure_mlflow, load_model, model_uri
+
+    try:
+        spec = get_spec(model)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    if not input_csv.exists():
+        raise _fail(f"{input_csv}: no such file")
+    configure_mlflow()
+    try:
+        uri = model_uri(spec.registered_name, alias, version)
+        loaded = load_model(spec.registered_name, alias, version)
+    except LookupError as exc:
+        raise _fail(str(exc)) from None
+    df = pd.read_csv(input_csv)
+    if df.empty:
+        raise _fail(f"{input_csv}: no rows")
+    try:
+        pred = loaded.predict(df)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    result = pd.concat([df.reset_index(drop=True), pd.DataFrame(pred).reset_index(drop=True)], axis=1)
+    result.to_csv(output_csv, index=False)
+    console.print(f"{len(result):,} predictions from {uri} -> {output_csv}")
+
+
+def quality(
+    data: Annotated[Path | None, typer.Option("--data", help="Folder with the real datasets (../shared/data)")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="JSON to write")] = Path("quality.json"),
+    models: Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable)")] = None,
+) -> None:
+    """Quality benchmark: train and evaluate every model on the REAL data with honest splits.
+
+    Ingests the real datasets into a temporary lake, trains each model's full
+    configuration, and writes {model: {metric: value, "baseline": {...}, "split": ..,
+    "n_train": .., "n_test": ..}}. Nothing is registered.
+    """
+    from ml.models import resolve
+    from ml.pipeline import quality_report
+
+    try:
+        resolve(models or ["all"])
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    report = quality_report(data, models, out_path, log=lambda msg: console.print(f"[bold]{msg}[/]"))
+    skip = {"baseline", "split", "n_train", "n_test", "train_seconds"}
+    rows = [(name, "-", e, e.get("baseline", {}), [k for k in e if k not in skip and not isinstance(e[k], dict)], "")
+            for name, e in report.items()]
+    out.print(metrics_table(f"Quality on real data -> {out_path}", rows))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(predict)
+    app.command()(quality)
+    app.command()(config)
+
+
+__all__ = ["config", "metrics_table", "parse_overrides", "predict", "quality", "register", "train"]

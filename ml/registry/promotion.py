@@ -10,6 +10,10 @@ written to the version's tags and logged as `gate_report.json` on its run.
 The frozen evaluation set of a model is the test frame of its first champion, named by
 the registered-model tag `frozen_eval_run`. Splits are stable per group (hash-based), so
 those rows never enter a later version's training data.
+
+The decision itself is a plain function (`gate_checks`: rules + evidence -> checks);
+`evaluate_gate` gathers the evidence from MLflow and records the outcome. The rules come
+typed from ml/registry/gates.py; which way a metric points comes from its ModelSpec.
 """
 
 from __future__ import annotations
@@ -24,35 +28,15 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-import yaml
 from mlflow.exceptions import MlflowException
 
 from ml.models import get_spec
 from ml.models.base import ModelSpec
+from ml.registry.gates import GateConfig, ModelGates
 from ml.registry.tracking import configure_mlflow
-from ml.settings import REPO_ROOT
 
-GATES_FILE = REPO_ROOT / "config" / "gates.yaml"
 CHAMPION, CHALLENGER = "champion", "challenger"
-_LOWER_PREFIXES = ("rmse", "mae", "mse", "loss", "interval_width")
-
-
-def lower_is_better(metric: str, spec: ModelSpec | None = None) -> bool:
-    if spec and metric in spec.higher_is_better:
-        return not spec.higher_is_better[metric]
-    return metric.startswith(_LOWER_PREFIXES)
-
-
-def load_gates(path: Path = GATES_FILE) -> dict:
-    return yaml.safe_load(Path(path).read_text())
-
-
-def gate_config(model: str, gates: dict | None = None) -> dict:
-    gates = gates or load_gates()
-    defaults = gates.get("defaults", {})
-    cfg = {**defaults, **gates.get("models", {}).get(model, {})}
-    cfg["sanity"] = {**defaults.get("sanity", {}), **gates.get("models", {}).get(model, {}).get("sanity", {})}
-    return cfg
+FROZEN_EVAL_TAG = "frozen_eval_run"  # registered-model tag: the run whose test rows are the frozen set
 
 
 @dataclass
@@ -94,12 +78,48 @@ def _run_metrics(client, run_id: str) -> dict[str, float]:
     return dict(client.get_run(run_id).data.metrics)
 
 
-def _eval_frame(run_id: str) -> pd.DataFrame | None:
+def eval_frame(run_id: str) -> pd.DataFrame | None:
+    """The test rows (inputs + labels) a run logged for frozen re-evaluation, if it logged them."""
     try:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="eval/eval_frame.parquet")
     except (MlflowException, OSError):
         return None
     return pd.read_parquet(path)
+
+
+@dataclass
+class FrozenSet:
+    """A model's frozen evaluation set: the test rows of the run named by its registered-model tag."""
+
+    run_id: str
+    frame: pd.DataFrame
+
+    @property
+    def description(self) -> str:
+        return f"frozen evaluation set of run {self.run_id} ({len(self.frame)} rows)"
+
+
+def frozen_eval_set(spec: ModelSpec, client=None) -> FrozenSet | None:
+    """The frozen evaluation set of `spec`'s registered model, or None (no champion yet, or no frame logged)."""
+    client = client or configure_mlflow()
+    try:
+        run_id = client.get_registered_model(spec.registered_name).tags.get(FROZEN_EVAL_TAG)
+    except MlflowException:
+        return None
+    frame = eval_frame(run_id) if run_id else None
+    return FrozenSet(run_id, frame) if frame is not None else None
+
+
+def score_on_frozen(spec: ModelSpec, model, frozen: FrozenSet) -> dict[str, float]:
+    """Re-score any loaded version on the frozen set with the model's own scorer ({} when it has none)."""
+    if spec.score is None:
+        return {}
+    return {k: float(v) for k, v in spec.score(model, frozen.frame).items()}
+
+
+def beats_baseline(spec: ModelSpec, metrics: dict[str, float], baseline: dict[str, float]) -> dict[str, bool]:
+    """Per metric the model and its baseline share: is the model better (in that metric's direction)?"""
+    return {k: spec.better(k, v, baseline[k]) for k, v in metrics.items() if k in baseline}
 
 
 def _input_example(model_uri: str) -> pd.DataFrame | None:
@@ -142,10 +162,71 @@ def _distinct_predictions(pred: pd.DataFrame) -> int:
     return best
 
 
-def evaluate_gate(model: str, version: str, gates: dict | None = None, apply: bool = True) -> GateReport:
+@dataclass
+class Comparison:
+    """Candidate vs champion metrics on the same rows (the frozen set, else their logged test metrics)."""
+
+    champion_version: str
+    candidate: dict[str, float]
+    champion: dict[str, float]
+    compared_on: str
+
+
+@dataclass
+class GateEvidence:
+    """What a gate decides on; gathered from MLflow by `evaluate_gate`, or built directly in tests."""
+
+    metrics: dict[str, float]  # the version's logged metrics, incl. baseline_<metric>
+    model_mb: float
+    comparison: Comparison | None = None  # None: no champion yet (or the candidate is the champion)
+    distinct_predictions: int | None = None  # None: no evaluation frame or input example to predict on
+    latency_ms: float | None = None
+
+
+def gate_checks(spec: ModelSpec, gates: ModelGates, evidence: GateEvidence) -> list[Check]:
+    """The gate's decision as a plain function: every check, passed or not, in report order."""
+    checks: list[Check] = []
+    metrics = evidence.metrics
+    for k, floor in gates.min.items():
+        v = metrics.get(k)
+        checks.append(Check(f"min {k}", v is not None and v >= floor, f"{_f(v)} (floor {floor})"))
+    for k, ceiling in gates.max.items():
+        v = metrics.get(k)
+        checks.append(Check(f"max {k}", v is not None and v <= ceiling, f"{_f(v)} (ceiling {ceiling})"))
+    for k in gates.beat_baseline:
+        v, b = metrics.get(k), metrics.get(f"baseline_{k}")
+        checks.append(Check(f"beats baseline on {k}", spec.better(k, v, b), f"{_f(v)} vs baseline {_f(b)}"))
+    cmp = evidence.comparison
+    if cmp is not None:
+        margin = gates.max_regression
+        for k in gates.compare:
+            c, h = cmp.candidate.get(k), cmp.champion.get(k)
+            if c is None or h is None:
+                checks.append(Check(f"no regression on {k}", False, f"metric missing (candidate {_f(c)}, champion {_f(h)})"))
+                continue
+            ok = (c <= h + margin) if spec.lower_is_better(k) else (c >= h - margin)
+            checks.append(Check(f"no regression on {k}", ok,
+                                f"{_f(c)} vs champion v{cmp.champion_version} {_f(h)} (margin {margin})"))
+    sanity = gates.sanity
+    if evidence.distinct_predictions is not None:
+        floor = sanity.min_distinct_predictions
+        checks.append(Check("predictions not degenerate", evidence.distinct_predictions >= floor,
+                            f"{evidence.distinct_predictions} distinct values in the most varied output column "
+                            f"(need {floor})"))
+        budget = sanity.max_latency_ms
+        latency = evidence.latency_ms if evidence.latency_ms is not None else float("inf")
+        checks.append(Check("single-row latency", latency <= budget, f"{latency:.1f} ms median (budget {budget} ms)"))
+    else:
+        checks.append(Check("predictions not degenerate", False, "no evaluation frame or input example logged"))
+    checks.append(Check("model size", evidence.model_mb <= sanity.max_model_mb,
+                        f"{evidence.model_mb:.1f} MB (budget {sanity.max_model_mb} MB)"))
+    return checks
+
+
+def evaluate_gate(model: str, version: str, gates: GateConfig | None = None, apply: bool = True) -> GateReport:
     """Check one version against the gates; on pass move aliases (when `apply`)."""
     spec = get_spec(model)
-    cfg = gate_config(spec.name, gates)
+    rules = (gates or GateConfig.load()).for_model(spec.name, spec)
     client = configure_mlflow()
     name = spec.registered_name
     mv = client.get_model_version(name, version)
@@ -153,70 +234,37 @@ def evaluate_gate(model: str, version: str, gates: dict | None = None, apply: bo
     metrics = _run_metrics(client, run_id)
     report = GateReport(model=spec.name, version=str(version), decision="rejected",
                         checked_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    checks = report.checks
-
-    for k, floor in (cfg.get("min") or {}).items():
-        v = metrics.get(k)
-        checks.append(Check(f"min {k}", v is not None and v >= floor, f"{_f(v)} (floor {floor})"))
-    for k, ceiling in (cfg.get("max") or {}).items():
-        v = metrics.get(k)
-        checks.append(Check(f"max {k}", v is not None and v <= ceiling, f"{_f(v)} (ceiling {ceiling})"))
-    for k in cfg.get("beat_baseline") or []:
-        v, b = metrics.get(k), metrics.get(f"baseline_{k}")
-        ok = v is not None and b is not None and ((v < b) if lower_is_better(k, spec) else (v > b))
-        checks.append(Check(f"beats baseline on {k}", ok, f"{_f(v)} vs baseline {_f(b)}"))
 
     candidate = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     champion_version = _alias_version(client, name, CHAMPION)
     report.champion_version = champion_version
-    frozen_run = client.get_registered_model(name).tags.get("frozen_eval_run")
-    frozen = _eval_frame(frozen_run) if frozen_run else None
-    own_frame = _eval_frame(run_id)
+    frozen = frozen_eval_set(spec, client)
+    own_frame = eval_frame(run_id)
 
+    comparison = None
     if champion_version and champion_version != str(version):
-        champ_metrics: dict[str, float]
-        cand_metrics: dict[str, float]
         if frozen is not None and spec.score is not None:
             champion = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
-            cand_metrics = spec.score(candidate, frozen)
-            champ_metrics = spec.score(champion, frozen)
-            report.compared_on = f"frozen evaluation set of run {frozen_run} ({len(frozen)} rows)"
+            comparison = Comparison(champion_version, score_on_frozen(spec, candidate, frozen),
+                                    score_on_frozen(spec, champion, frozen), frozen.description)
         else:
-            cand_metrics = metrics
-            champ_metrics = _run_metrics(client, client.get_model_version(name, champion_version).run_id)
-            report.compared_on = "logged test metrics (no frozen evaluation set or scorer for this model)"
-        margin = float(cfg.get("max_regression", 0.02))
-        for k in cfg.get("compare") or []:
-            c, h = cand_metrics.get(k), champ_metrics.get(k)
-            if c is None or h is None:
-                checks.append(Check(f"no regression on {k}", False, f"metric missing (candidate {_f(c)}, champion {_f(h)})"))
-                continue
-            ok = (c <= h + margin) if lower_is_better(k, spec) else (c >= h - margin)
-            checks.append(Check(f"no regression on {k}", ok,
-                                f"{_f(c)} vs champion v{champion_version} {_f(h)} (margin {margin})"))
+            champ_run = client.get_model_version(name, champion_version).run_id
+            comparison = Comparison(champion_version, metrics, _run_metrics(client, champ_run),
+                                    "logged test metrics (no frozen evaluation set or scorer for this model)")
+        report.compared_on = comparison.compared_on
     else:
         report.compared_on = "no champion yet"
 
-    sanity = cfg.get("sanity", {})
-    sample = own_frame if own_frame is not None else frozen
+    evidence = GateEvidence(metrics=metrics, model_mb=_model_size_mb(mv.source), comparison=comparison)
+    sample = own_frame if own_frame is not None else (frozen.frame if frozen is not None else None)
     if sample is None:
         sample = _input_example(mv.source)
     if sample is not None and len(sample):
-        pred = candidate.predict(sample.head(500))
-        distinct = _distinct_predictions(pred)
-        floor = int(sanity.get("min_distinct_predictions", 2))
-        checks.append(Check("predictions not degenerate", distinct >= floor,
-                            f"{distinct} distinct values in the most varied output column (need {floor})"))
-        latency = _latency_ms(candidate, sample.head(1))
-        budget = float(sanity.get("max_latency_ms", 100))
-        checks.append(Check("single-row latency", latency <= budget, f"{latency:.1f} ms median (budget {budget} ms)"))
-    else:
-        checks.append(Check("predictions not degenerate", False, "no evaluation frame or input example logged"))
-    size = _model_size_mb(mv.source)
-    budget_mb = float(sanity.get("max_model_mb", 300))
-    checks.append(Check("model size", size <= budget_mb, f"{size:.1f} MB (budget {budget_mb} MB)"))
+        evidence.distinct_predictions = _distinct_predictions(candidate.predict(sample.head(500)))
+        evidence.latency_ms = _latency_ms(candidate, sample.head(1))
+    report.checks = gate_checks(spec, rules, evidence)
 
-    report.decision = "passed" if all(c.passed for c in checks) else "rejected"
+    report.decision = "passed" if all(c.passed for c in report.checks) else "rejected"
     if apply:
         _record(client, spec, report, run_id, own_frame is not None)
     return report
@@ -231,7 +279,7 @@ def _record(client, spec: ModelSpec, report: GateReport, run_id: str, has_frame:
             client.set_registered_model_alias(name, CHAMPION, version)
             report.aliases_set.append(CHAMPION)
             if has_frame:
-                client.set_registered_model_tag(name, "frozen_eval_run", run_id)
+                client.set_registered_model_tag(name, FROZEN_EVAL_TAG, run_id)
     client.set_model_version_tag(name, version, "gate.decision", report.decision)
     client.set_model_version_tag(name, version, "gate.reasons", json.dumps(report.reasons)[:4900])
     client.set_model_version_tag(name, version, "gate.checked_at", report.checked_at)

@@ -36,9 +36,11 @@ _REQUIREMENT_PACKAGES = (
 
 @dataclass
 class RegisteredRun:
+    """One logged training run (and, once registered, its version): what pipeline steps pass on."""
+
     model: str
     registered_name: str
-    version: str
+    version: str  # "" until registered
     run_id: str
     metrics: dict[str, float]
     baseline: dict[str, float]
@@ -49,14 +51,25 @@ class RegisteredRun:
     model_uri: str = ""
 
     def to_xcom(self) -> dict:
-        """Small JSON for Airflow XCom: ids and numbers only."""
+        """Small JSON for Airflow XCom: ids and numbers only (non-finite metrics dropped)."""
         return {
             "model": self.model, "registered_name": self.registered_name, "version": self.version,
             "run_id": self.run_id, "model_uri": self.model_uri, "synthetic": self.synthetic,
             "metrics": {k: float(v) for k, v in self.metrics.items() if _finite(v)},
             "baseline": {k: float(v) for k, v in self.baseline.items() if _finite(v)},
             "split": self.split, "train_seconds": round(self.train_seconds, 2),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
         }
+
+    @classmethod
+    def from_xcom(cls, data: dict) -> RegisteredRun:
+        """The inverse of `to_xcom`; keys later steps added (gate results, ...) are ignored."""
+        return cls(
+            model=data["model"], registered_name=data["registered_name"], version=str(data.get("version") or ""),
+            run_id=data["run_id"], metrics=dict(data["metrics"]), baseline=dict(data["baseline"]),
+            split=data["split"], synthetic=bool(data["synthetic"]), train_seconds=float(data.get("train_seconds", 0.0)),
+            peak_rss_mb=float(data.get("peak_rss_mb", 0.0)), model_uri=data.get("model_uri", ""),
+        )
 
 
 def configure_mlflow(settings: Settings | None = None) -> MlflowClient:
@@ -134,11 +147,10 @@ def log_run(
     spec: ModelSpec,
     result: TrainResult,
     lineage_rows: list[dict] | None = None,
-    config: dict | None = None,
     train_seconds: float | None = None,
     settings: Settings | None = None,
 ) -> RegisteredRun:
-    """Log one training run (metrics beside baseline, lineage, plots, model); no registration."""
+    """Log one training run (config and metrics beside baseline, lineage, plots, model); no registration."""
     settings = settings or get_settings()
     configure_mlflow(settings)
     experiment_for(spec, settings)
@@ -155,7 +167,7 @@ def log_run(
             "synthetic_data": str(synthetic).lower(),
             **{f"lineage.{r['dataset']}": f"{r['snapshot']}:{r['fingerprint'][:12]}" for r in lineage_rows},
         })
-        params = {**result.params, **{f"config.{k}": v for k, v in (config or {}).items()}}
+        params = {**result.params, **(result.config.params() if result.config is not None else {})}
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_params({"n_train": result.n_train, "n_test": result.n_test})
         mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if _finite(v)})
@@ -219,18 +231,6 @@ def register_run(spec: ModelSpec, run: RegisteredRun, settings: Settings | None 
     return run
 
 
-def log_and_register(
-    spec: ModelSpec,
-    result: TrainResult,
-    lineage_rows: list[dict] | None = None,
-    config: dict | None = None,
-    train_seconds: float | None = None,
-    settings: Settings | None = None,
-) -> RegisteredRun:
-    run = log_run(spec, result, lineage_rows, config, train_seconds, settings)
-    return register_run(spec, run, settings)
-
-
 def _finite(v) -> bool:
     try:
         f = float(v)
@@ -244,27 +244,6 @@ def _close_figures(figures: dict) -> None:
 
     for fig in figures.values():
         plt.close(fig)
-
-
-def train_and_log(spec: ModelSpec, lake: Lake, config: dict | None = None,
-                  settings: Settings | None = None) -> RegisteredRun:
-    """Lake -> spec.load -> spec.train -> one MLflow run (model logged, not yet registered)."""
-    con = catalog.connect(lake)
-    try:
-        df = spec.load(con)
-        rows = lineage(con, lake, spec.datasets)
-    finally:
-        con.close()
-    started = time.perf_counter()
-    result = spec.train(df, config)
-    seconds = time.perf_counter() - started
-    return log_run(spec, result, rows, config=config, train_seconds=seconds, settings=settings)
-
-
-def train_and_register(spec: ModelSpec, lake: Lake, config: dict | None = None,
-                       settings: Settings | None = None) -> RegisteredRun:
-    """Lake -> spec.load -> spec.train -> MLflow run + registered version."""
-    return register_run(spec, train_and_log(spec, lake, config, settings), settings)
 
 
 def model_uri(registered_name: str, alias: str | None = None, version: str | None = None,

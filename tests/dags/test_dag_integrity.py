@@ -43,3 +43,9 @@ def test_model_chain_order_and_no_cycles(dagbag):
         assert dag.get_task(f"{m}.gate").upstream_task_ids == {f"{m}.register"}
     # a topological sort exists only for an acyclic graph
     assert len(dag.topological_sort()) == len(dag.tasks)
+
+
+def test_train_params_carry_typed_config_overrides(dagbag):
+    params = dagbag.dags["music_train"].params
+    assert {"models", "fast", "config"} <= set(params.keys())
+    assert params["config"] == {}

@@ -136,10 +136,10 @@ def test_mlflow_server_on_postgres_logs_registers_and_loads(pg_server, tmp_path,
             get_settings.cache_clear()
             import pandas as pd
 
-            from ml.registry.tracking import load_model, log_and_register
+            from ml.registry.tracking import load_model, log_run, register_run
             from tests.registry.test_tracking import _result, _spec
 
-            run = log_and_register(_spec(), _result(0.25))
+            run = register_run(_spec(), log_run(_spec(), _result(0.25)))
             assert run.version == "1"
             out = load_model("music-toy", version="1").predict(pd.DataFrame({"energy": [0.5, 0.1]}))
             assert out["pred"].tolist() == [0.25, 0.25]

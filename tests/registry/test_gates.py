@@ -9,14 +9,14 @@ import pytest
 
 from ml.models import get_spec
 from ml.registry.promotion import CHALLENGER, CHAMPION, evaluate_gate, promote, rollback, status
-from ml.registry.tracking import configure_mlflow, lineage, log_and_register
+from ml.registry.tracking import configure_mlflow, lineage, log_run, register_run
 
 pytestmark = pytest.mark.slow
 
 
 def _register(spec, df, real_con, real_lake):
-    result = spec.train(df, {"fast": True})
-    return log_and_register(spec, result, lineage(real_con, real_lake, spec.datasets))
+    result = spec.train(df, spec.config.fast())
+    return register_run(spec, log_run(spec, result, lineage(real_con, real_lake, spec.datasets)))
 
 
 def _alias(client, name, alias):
@@ -26,7 +26,7 @@ def _alias(client, name, alias):
 def test_gates_reject_shuffled_labels_and_keep_the_champion(real_lake, real_con):
     spec = get_spec("mood")
     client = configure_mlflow()
-    df = spec.load(real_con)
+    df = spec.load(real_con).frame
 
     v1 = _register(spec, df, real_con, real_lake)
     first = evaluate_gate("mood", v1.version)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ml.models.base import ModelSpec, TrackModel, TrainResult
-from ml.registry.tracking import configure_mlflow, lineage, load_model, log_and_register, model_uri
+from ml.registry.tracking import RegisteredRun, configure_mlflow, lineage, load_model, log_run, model_uri, register_run
 
 
 class MeanModel(TrackModel):
@@ -45,7 +45,7 @@ def test_run_logs_model_and_baseline_side_by_side_and_registers(shared_data, rea
     spec = _spec()
     rows = lineage(real_con, real_lake, spec.datasets)
     assert rows and rows[0]["dataset"] == "spotify_tracks" and len(rows[0]["fingerprint"]) == 64
-    run = log_and_register(spec, _result(), rows, config={"fast": True}, train_seconds=1.5)
+    run = register_run(spec, log_run(spec, _result(), rows, train_seconds=1.5))
     assert run.registered_name == "music-toy" and run.version == "1"
 
     client = configure_mlflow()
@@ -59,7 +59,7 @@ def test_run_logs_model_and_baseline_side_by_side_and_registers(shared_data, rea
     evaluation = json.loads(mlflow.artifacts.load_text(f"runs:/{run.run_id}/evaluation.json"))
     assert evaluation["baseline"] == {"r2": 0.0, "rmse": 1.5} and evaluation["n_test"] == 2
 
-    second = log_and_register(spec, _result(0.7), rows)
+    second = register_run(spec, log_run(spec, _result(0.7), rows))
     assert second.version == "2"
     assert model_uri("music-toy") == "models:/music-toy/2"
     assert model_uri("music-toy", alias="champion") == "models:/music-toy/2"  # no alias yet -> latest
@@ -76,3 +76,14 @@ def test_unknown_model_has_no_versions():
     configure_mlflow()
     with pytest.raises(LookupError, match="musicml train"):
         model_uri("music-nothing")
+
+
+def test_registered_run_round_trips_through_xcom():
+    run = RegisteredRun(model="mood", registered_name="music-mood", version="", run_id="abc", metrics={"f1": 0.5,
+                        "bad": float("nan")}, baseline={"f1": 0.3}, split="grouped", synthetic=True, train_seconds=1.234,
+                        peak_rss_mb=812.34, model_uri="runs:/abc/model")
+    doc = run.to_xcom()
+    assert "bad" not in doc["metrics"] and doc["peak_rss_mb"] == 812.3
+    back = RegisteredRun.from_xcom({**doc, "beats_baseline": {"f1": True}, "version": 4})  # later steps add keys
+    assert back.version == "4" and back.peak_rss_mb == 812.3 and back.metrics == {"f1": 0.5}
+    assert RegisteredRun.from_xcom(back.to_xcom()) == back
