@@ -55,10 +55,6 @@ def read_table(lake: Lake, dataset: str, snapshot: str | None = None, columns: l
     return arrow_dataset(lake, m).to_table(columns=columns)
 
 
-def read_pandas(lake: Lake, dataset: str, snapshot: str | None = None, columns: list[str] | None = None):
-    return read_table(lake, dataset, snapshot, columns).to_pandas()
-
-
 def connect(lake: Lake, threads: int = 2) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per dataset (latest snapshot) and its quarantine."""
     con = duckdb.connect(config={"threads": threads})
