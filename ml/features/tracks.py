@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 
 from ml.lake.coverage import pick
 
+TAXONOMY_PATH = Path(__file__).resolve().parent / "data" / "genre_taxonomy.csv"  # see data/README.md
 AUDIO_COLUMNS = [
     "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
     "instrumentalness", "liveness", "valence", "tempo", "time_signature",
@@ -32,6 +34,12 @@ def load_tracks(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df = con.execute(f'SELECT * FROM "{name}" ORDER BY track_id, track_genre').df()  # stable row order
     df.attrs["dataset"] = name
     return df
+
+
+def load_taxonomy() -> dict[str, str]:
+    """Spotify genre -> super-genre (15 of them) from the committed taxonomy CSV."""
+    t = pd.read_csv(TAXONOMY_PATH)
+    return dict(zip(t["genre"], t["super_genre"], strict=True))
 
 
 def dedupe_tracks(df: pd.DataFrame) -> pd.DataFrame:

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 from typing import Any, ClassVar
 
 import matplotlib
@@ -62,10 +61,16 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from ml.evaluation import genre_mood_metrics as gm  # noqa: E402
 from ml.evaluation.metrics import accuracy, macro_f1, top_k_accuracy  # noqa: E402
 from ml.evaluation.splits import assert_disjoint, group_kfold, group_split  # noqa: E402
-from ml.features.tracks import AUDIO_COLUMNS, dedupe_tracks, explicit_flag, load_tracks  # noqa: E402
+from ml.features.tracks import (  # noqa: E402
+    AUDIO_COLUMNS,
+    TAXONOMY_PATH,
+    dedupe_tracks,
+    explicit_flag,
+    load_taxonomy,
+    load_tracks,
+)
 from ml.models.base import ModelConfig, ModelSpec, TrackModel, TrainingData, TrainResult  # noqa: E402
 
-TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "features" / "data" / "genre_taxonomy.csv"
 TOP_K = 5
 NUMERIC_EXTRA = ["duration_ms", "popularity", "explicit"]
 INPUT_COLUMNS = ("track_name", "album_name", *AUDIO_COLUMNS, *NUMERIC_EXTRA)
@@ -99,15 +104,6 @@ class GenreConfig(ModelConfig):
         "refit": False, "max_rows": 2500, "tfidf_max_features": 20000, "mlp_max_iter": 60, "xgb_rounds": 40,
         "stack_folds": 3, "gtzan_folds": 3, "gtzan_grid": None,
     }
-
-
-# -------------------------------------------------------------------------------- taxonomy
-
-
-def load_taxonomy() -> dict[str, str]:
-    """genre -> super_genre from the committed CSV."""
-    t = pd.read_csv(TAXONOMY_PATH)
-    return dict(zip(t["genre"], t["super_genre"], strict=True))
 
 
 # ------------------------------------------------------------------------------------ data

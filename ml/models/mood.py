@@ -44,12 +44,11 @@ from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from ml.evaluation import genre_mood_metrics as gm  # noqa: E402
 from ml.evaluation.metrics import accuracy, macro_f1  # noqa: E402
 from ml.evaluation.splits import assert_disjoint, group_kfold, group_split  # noqa: E402
-from ml.features.tracks import AUDIO_COLUMNS, dedupe_tracks, load_artist_tags, load_tracks  # noqa: E402
+from ml.features.tracks import AUDIO_COLUMNS, dedupe_tracks, load_artist_tags, load_taxonomy, load_tracks  # noqa: E402
 from ml.models.base import ModelConfig, ModelSpec, TrackModel, TrainingData, TrainResult  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "features" / "data"
 MOOD_TAGS_PATH = DATA / "mood_tags.csv"
-TAXONOMY_PATH = DATA / "genre_taxonomy.csv"
 MOODS = ("happy", "sad", "energetic", "calm", "focus")
 RULE_ORDER = ("focus", "calm", "energetic", "happy", "sad")
 SEED_ORDER = ("happy", "sad", "energetic", "calm", "focus")  # the order the rules were first written down in
@@ -116,11 +115,6 @@ def load(con, min_votes: float = MIN_VOTES, min_share: float = MIN_SHARE) -> Tra
 # -------------------------------------------------------------------------------- features
 
 
-def _taxonomy() -> dict[str, str]:
-    t = pd.read_csv(TAXONOMY_PATH)
-    return dict(zip(t["genre"], t["super_genre"], strict=True))
-
-
 def rules(df: pd.DataFrame, order=RULE_ORDER, fallback: str = "calm") -> np.ndarray:
     """The hand-written threshold rules (module docstring): the first rule in `order` that fires wins, else `fallback`."""
     x = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in
@@ -145,7 +139,7 @@ def rules(df: pd.DataFrame, order=RULE_ORDER, fallback: str = "calm") -> np.ndar
 class _Features:
     def __init__(self, use_genre: bool):
         self.use_genre = use_genre
-        self.taxonomy = _taxonomy()
+        self.taxonomy = load_taxonomy()
         self.super_genres = sorted(set(self.taxonomy.values()))
         self.names = [*AUDIO_COLUMNS, "log_duration"] + ([f"genre={s}" for s in self.super_genres] if use_genre else [])
         self.medians: np.ndarray | None = None
