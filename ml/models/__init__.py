@@ -1,4 +1,4 @@
-"""Models: one module per model family, each exposing `SPEC` (see ml/models/base.py)."""
+"""Models: one module or package per model, each exposing `SPEC` (see ml/models/base.py)."""
 
 from __future__ import annotations
 
