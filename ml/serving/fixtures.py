@@ -49,7 +49,8 @@ def make_world(root: Path, seed: int = 11, models: tuple[str, ...] = SERVED_MODE
     t0 = time.perf_counter()
     from ml.lake.storage import Lake
     from ml.models import get_spec
-    from ml.registry.tracking import configure_mlflow, train_and_register
+    from ml.pipeline import register_model, train_model
+    from ml.registry.tracking import configure_mlflow
     from ml.serving.store import import_alias, write_manifest
     from ml.sources import load_source
     from ml.sources.synthetic import generate
@@ -66,11 +67,11 @@ def make_world(root: Path, seed: int = 11, models: tuple[str, ...] = SERVED_MODE
     for name in models:
         t = time.perf_counter()
         spec = get_spec(name)
-        run = train_and_register(spec, lake, {"fast": True}, settings)
-        client.set_registered_model_alias(spec.registered_name, "champion", run.version)
-        trained[name] = {"version": run.version, "seconds": round(time.perf_counter() - t, 1)}
+        version = register_model(train_model(name, settings.lake_uri, fast=True))["version"]
+        client.set_registered_model_alias(spec.registered_name, "champion", version)
+        trained[name] = {"version": version, "seconds": round(time.perf_counter() - t, 1)}
         if not quiet:
-            print(f"trained {name} v{run.version} in {trained[name]['seconds']} s", flush=True)
+            print(f"trained {name} v{version} in {trained[name]['seconds']} s", flush=True)
     entries, skipped = import_alias("champion", models)
     write_manifest(entries, "champion", Path(env["MUSICML_SERVING_MANIFEST"]))
     summary = {"env": env, "trained": trained, "skipped": skipped, "seconds": round(time.perf_counter() - t0, 1)}

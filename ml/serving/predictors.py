@@ -419,7 +419,9 @@ class AudioFeaturesPredictor:
 
     def warm(self, texts: list[str]) -> None:
         """Load the bento's embedding cache into memory (first predict does it too)."""
-        self.af._embed(texts[:1] or ["warm - up"])
+        from ml.features.text import embed_cached
+
+        embed_cached(texts[:1] or ["warm - up"])
 
 
 # -------------------------------------------------------------------------------- recommender

@@ -140,15 +140,15 @@ def test_sigkill_loses_at_most_the_last_flush_window(world, tmp_path, tracks):
 
 
 def test_reload_under_load_fails_nothing(served, world, tracks):
-    from ml.lake.storage import Lake
     from ml.models import get_spec
-    from ml.registry.tracking import configure_mlflow, train_and_register
+    from ml.pipeline import register_model, train_model
+    from ml.registry.tracking import configure_mlflow
     from ml.settings import get_settings
 
     settings = get_settings()
     client = configure_mlflow(settings)
     spec = get_spec("mood")
-    new = train_and_register(spec, Lake.from_uri(settings.lake_uri, settings), {"fast": True, "seed": 5}, settings)
+    new = register_model(train_model("mood", settings.lake_uri, fast=True, config={"seed": 5}))
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     results: list[int] = []
     versions: set[str] = set()
@@ -167,10 +167,10 @@ def test_reload_under_load_fails_nothing(served, world, tracks):
         t.start()
     try:
         time.sleep(1.0)
-        client.set_registered_model_alias(spec.registered_name, "champion", new.version)
+        client.set_registered_model_alias(spec.registered_name, "champion", new["version"])
         r = httpx.post(f"{served.url}/admin/reload", json={}, headers=auth, timeout=120)
         assert r.status_code == 200, r.text
-        assert r.json()["versions"]["mood"] == new.version
+        assert r.json()["versions"]["mood"] == new["version"]
         time.sleep(1.0)
     finally:
         stop.set()
@@ -179,4 +179,4 @@ def test_reload_under_load_fails_nothing(served, world, tracks):
         client.set_registered_model_alias(spec.registered_name, "champion", "1")  # leave the world as it was
         httpx.post(f"{served.url}/admin/reload", json={}, headers=auth, timeout=120)
     assert results and set(results) == {200}, {c: results.count(c) for c in set(results)}
-    assert {"1", new.version} <= versions  # answers came from both the old and the new version
+    assert {"1", new["version"]} <= versions  # answers came from both the old and the new version
