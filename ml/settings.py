@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     )
     work_dir: Path = Field(REPO_ROOT / ".work", description="Scratch space: synthetic raw files, caches")
 
+    # --- lake safety: one writer per snapshot, garbage collection, bounded S3 waits ---
+    lake_lock_wait_s: float = Field(
+        120.0, ge=0, description="How long a second ingest of the same dataset snapshot waits for the first one")
+    lake_lease_ttl_s: float = Field(
+        60.0, gt=0, description="S3 only: a writer's lease expires this long after its last heartbeat")
+    lake_gc_grace_s: float = Field(
+        3600.0, ge=0, description="Files of a replaced snapshot stay this long for readers that still use them")
+    s3_connect_timeout_s: float = Field(5.0, gt=0)
+    s3_read_timeout_s: float = Field(20.0, gt=0)
+    s3_max_attempts: int = Field(3, ge=1, description="Tries per S3 request (first try included)")
+    s3_multipart_mb: int = Field(64, ge=5, description="Files above this size upload in parts of this size")
+
     # --- tracking / orchestration ---
     mlflow_tracking_uri: str = Field(
         f"sqlite:///{REPO_ROOT / '.mlflow' / 'mlflow.db'}", validation_alias=_alias("MLFLOW_TRACKING_URI")
@@ -52,6 +64,14 @@ class Settings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/postgres",
         description="Production-style metadata DB server (Airflow, MLflow)",
     )
+    # Bounded waits on every service: an unreachable server fails in seconds, not minutes.
+    # MLflow's own variables (read by its HTTP client); 3 tries x 7 s + backoff stays under 30 s.
+    mlflow_http_request_timeout: int = Field(7, ge=1, validation_alias=_alias("MLFLOW_HTTP_REQUEST_TIMEOUT"))
+    mlflow_http_request_max_retries: int = Field(2, ge=0, validation_alias=_alias("MLFLOW_HTTP_REQUEST_MAX_RETRIES"))
+    mlflow_http_request_backoff_factor: float = Field(
+        1.0, ge=0, validation_alias=_alias("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"))
+    postgres_connect_timeout_s: int = Field(10, ge=1, description="libpq connect_timeout for every PostgreSQL URL we hand out")
+    redis_socket_timeout_s: float = Field(10.0, gt=0, description="Redis (Celery broker) connect and socket timeout")
 
     # --- compute caps (defaults fit the 2-core reference machine; raise them on bigger boxes) ---
     torch_max_threads: int = Field(2, ge=1, description="Most intra-op threads any torch model may use")
@@ -68,6 +88,32 @@ class Settings(BaseSettings):
     musicbrainz_api_base: str = "https://musicbrainz.org/ws/2"
     http_cache_dir: Path = Field(REPO_ROOT / ".work" / "http-cache")
     http_timeout_s: float = 10.0
+
+
+    @property
+    def mlflow_failure_bound_s(self) -> float:
+        """Worst case before an unreachable tracking server is reported (tries x timeout + backoff + jitter)."""
+        retries = self.mlflow_http_request_max_retries
+        backoff = sum(self.mlflow_http_request_backoff_factor * 2 ** (n - 1) for n in range(2, retries + 1))
+        return (retries + 1) * self.mlflow_http_request_timeout + backoff + retries
+
+    def mlflow_env(self) -> dict[str, str]:
+        """The env vars MLflow's HTTP client reads: set them before talking to a tracking server."""
+        return {
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.mlflow_http_request_timeout),
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.mlflow_http_request_max_retries),
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(self.mlflow_http_request_backoff_factor),
+        }
+
+    def with_postgres_timeout(self, url: str) -> str:
+        """`url` with libpq's connect_timeout (kept if the URL already sets one)."""
+        if not url.startswith(("postgresql", "postgres:", "db+postgresql")) or "connect_timeout=" in url:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}connect_timeout={self.postgres_connect_timeout_s}"
+
+    def redis_options(self) -> dict[str, float]:
+        """Socket timeouts for redis-py / Celery broker transport options."""
+        return {"socket_connect_timeout": self.redis_socket_timeout_s, "socket_timeout": self.redis_socket_timeout_s}
 
 
 @lru_cache

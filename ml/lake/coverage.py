@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import duckdb
 
+from ml.lake.catalog import _views, pick  # pick lives in the catalog; re-exported for older imports
 
-def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-
-
-def pick(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    """The real dataset if the lake has it, else its synthetic twin."""
-    views = _views(con)
-    for candidate in (name, f"synthetic_{name}"):
-        if candidate in views:
-            return candidate
-    raise LookupError(f"neither {name} nor synthetic_{name} is in the lake")
+__all__ = ["join_coverage", "pick"]
 
 
 def join_coverage(con: duckdb.DuckDBPyConnection) -> dict:

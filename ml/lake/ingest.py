@@ -3,13 +3,17 @@
 For every raw batch: cast + validate in DuckDB (one SQL pass), drop duplicate keys,
 append accepted rows to Parquet part files (per partition) and rejected rows, with the
 raw values and a `reason`, to quarantine. Memory stays bounded by the batch size.
-Everything is written to a staging folder first and moved into place at the end; the
-manifest is written last (the commit). Re-ingesting the same input for the same
-snapshot replaces it and yields byte-identical Parquet files.
+The write follows the commit protocol of `ml.lake.commit`: one writer per snapshot,
+files under a fresh `run=<id>/` folder, the manifest as the single atomic commit, then
+garbage collection. Re-ingesting the same input for the same snapshot replaces it and
+yields byte-identical Parquet files (and the same fingerprint).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,14 +27,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import ml
+from ml.lake import commit
+from ml.lake.commit import SnapshotWrite
 from ml.lake.contracts import Contract, get_contract
 from ml.lake.linking import register_duckdb_functions
 from ml.lake.manifest import FileEntry, Manifest
-from ml.lake.storage import Lake
+from ml.lake.storage import Lake, LakeError, sha256_file
 from ml.sources.base import SourceDataset, SourceError
 
 ROWS_PER_FILE = 8_000_000
 ROW_GROUP_ROWS = 1_000_000
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]  # called with the number of raw rows just processed
 
@@ -39,24 +47,31 @@ def current_snapshot() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
 
+class SnapshotError(ValueError):
+    """A snapshot name that is not exactly YYYY-MM (bad input)."""
+
+
 def validate_snapshot(snapshot: str) -> str:
-    try:
-        datetime.strptime(snapshot, "%Y-%m")
-    except ValueError:
-        raise ValueError(f"snapshot must look like YYYY-MM, got {snapshot!r}") from None
+    """Exactly YYYY-MM, month 01-12, year 1900-2999: '2024-1', ' 2024-01' and '2024-13' are refused."""
+    if not isinstance(snapshot, str) or not re.fullmatch(r"(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])", snapshot):
+        raise SnapshotError(f"snapshot must be exactly YYYY-MM (e.g. 2024-01), got {snapshot!r}")
     return snapshot
 
 
 @dataclass
 class _PartWriter:
-    """Parquet part files under one folder, rolled every ROWS_PER_FILE rows."""
+    """Parquet part files under one folder of the run, rolled every ROWS_PER_FILE rows.
 
-    lake: Lake
+    Each finished part is hashed and published (fsync locally, uploaded to S3) before
+    the next one opens; nothing here is visible to readers until the manifest commits.
+    """
+
+    write_: SnapshotWrite
     folder: str
     schema: pa.Schema
     files: list[FileEntry] = field(default_factory=list)
     _writer: pq.ParquetWriter | None = None
-    _sink: object = None
+    _local: object = None
     _rows: int = 0
 
     def write(self, table: pa.Table) -> None:
@@ -72,20 +87,30 @@ class _PartWriter:
                 self._close()
 
     def _open(self) -> None:
-        self.lake.makedirs(self.folder)
         path = f"{self.folder}/part-{len(self.files):05d}.parquet"
-        self._sink = self.lake.fs.open_output_stream(path)
+        self._local = self.write_.lake.staging_file(path, self.write_.scratch)
         # No timestamps or random ids in the file: same rows -> same bytes -> same sha256.
         self._writer = pq.ParquetWriter(
-            self._sink, self.schema, compression="zstd", write_statistics=True, store_schema=True
+            str(self._local), self.schema, compression="zstd", write_statistics=True, store_schema=True
         )
+        self.write_.published.append(path)  # from here on, a failure discards it
         self.files.append(FileEntry(path=path, rows=0, sha256=""))
         self._rows = 0
 
     def _close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            self._sink.close()
+            self._writer = None
+            entry, lake = self.files[-1], self.write_.lake
+            entry.sha256 = sha256_file(self._local)
+            lake.publish(self._local, entry.path)
+            entry.path = lake.rel(entry.path)
+
+    def abort(self) -> None:
+        """Close without publishing (a failure mid-write); the run's files get discarded."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
             self._writer = None
 
     def close(self) -> list[FileEntry]:
@@ -143,34 +168,54 @@ def ingest(
     lake: Lake,
     snapshot: str | None = None,
     progress: Progress | None = None,
+    gc: bool = True,
 ) -> Manifest:
-    """Land one source dataset as lake snapshot `snapshot` (default: this month)."""
+    """Land one source dataset as lake snapshot `snapshot` (default: this month).
+
+    The steps of `ml.lake.commit`: lock -> write (run folder) -> commit (manifest) -> gc.
+    """
     snapshot = validate_snapshot(snapshot or current_snapshot())
     contract = get_contract(ds.contract_name)
+    with commit.open_snapshot(lake, ds.name, snapshot) as w:
+        manifest = write_snapshot(ds, contract, w, progress)
+        commit.commit_manifest(w, manifest)
+        if gc:
+            try:
+                commit.collect_garbage(lake, dataset=ds.name, snapshot=snapshot, held=True)
+            except LakeError as exc:  # committed already: leftovers wait for the next `lake gc`
+                log.warning("%s %s committed; garbage collection deferred: %s", ds.name, snapshot, exc)
+    return manifest
+
+
+def write_snapshot(ds: SourceDataset, contract: Contract, w: SnapshotWrite, progress: Progress | None = None) -> Manifest:
+    """Step `write`: every batch through the contract into the run's part files; returns the manifest."""
     started = time.perf_counter()
-    staging = lake.new_staging_dir()
     con = duckdb.connect(config={"threads": 2, "memory_limit": "1GB", "preserve_insertion_order": True})
     register_duckdb_functions(con)
     guard = _UniqueGuard(con, contract)
 
+    data_dir, q_dir = w.data_dir(), w.data_dir(quarantine=True)
     data_writers: dict[str | None, _PartWriter] = {}
     quarantine: _PartWriter | None = None
     reasons: Counter[str] = Counter()
     rows_in = rows_accepted = rows_quarantined = 0
     part_cols = [c.name for c in contract.columns if c.name != contract.partition_by]
     data_schema = pa.schema([f for f in contract.schema if f.name in part_cols])
-    checked_columns = False
+    checked: list[str] | None = None
+
+    def writers() -> list[_PartWriter]:
+        return [*data_writers.values(), *([quarantine] if quarantine else [])]
 
     try:
         for batch in ds.batches():
-            if not checked_columns:
+            if batch.schema.names != checked:  # every file of a multi-file source, not just the first
                 missing = contract.missing_inputs(batch.schema.names)
                 if missing:
                     raise SourceError(
                         f"{ds.source_uri}: missing column(s) {', '.join(repr(m) for m in missing)} "
                         f"required by the {contract.dataset} contract"
                     )
-                checked_columns = True
+                checked = batch.schema.names
             n = batch.num_rows
             if n == 0:
                 continue
@@ -200,7 +245,7 @@ def ingest(
                 q = _raw_as_strings(raw.filter(pa.array(bad)))
                 q = q.append_column("reason", pa.array(reason[bad].tolist(), type=pa.string()))
                 if quarantine is None:
-                    quarantine = _PartWriter(lake, f"{staging}/quarantine", q.schema)
+                    quarantine = _PartWriter(w, q_dir, q.schema)
                 if q.schema != quarantine.schema:
                     q = q.cast(quarantine.schema)
                 quarantine.write(q)
@@ -213,11 +258,11 @@ def ingest(
                     part = accepted.filter(pc.equal(years, value))
                     key = f"{contract.partition_by}={value}"
                     if key not in data_writers:
-                        data_writers[key] = _PartWriter(lake, f"{staging}/data/{key}", data_schema)
+                        data_writers[key] = _PartWriter(w, f"{data_dir}/{key}", data_schema)
                     data_writers[key].write(part.select(part_cols))
             else:
                 if None not in data_writers:
-                    data_writers[None] = _PartWriter(lake, f"{staging}/data", data_schema)
+                    data_writers[None] = _PartWriter(w, data_dir, data_schema)
                 data_writers[None].write(accepted)
 
             rows_in += n
@@ -225,39 +270,28 @@ def ingest(
             rows_accepted += accepted.num_rows
             if progress:
                 progress(n)
+        if rows_in == 0:
+            raise SourceError(f"{ds.source_uri}: no data rows (empty file or header only)")
+        data_files: list[FileEntry] = []
+        for key in sorted(data_writers, key=lambda k: k or ""):
+            data_files += data_writers[key].close()
+        q_files = quarantine.close() if quarantine else []
     except pa.ArrowInvalid as exc:
-        lake.delete_dir(staging)
+        for wr in writers():
+            wr.abort()
         if "Empty CSV file" in str(exc):
             raise SourceError(f"{ds.source_uri}: the file is empty") from None
-        raise SourceError(f"{ds.source_uri}: cannot parse input: {exc}") from None
+        raise SourceError(f"{ds.source_uri}: cannot parse input: {str(exc).splitlines()[0]}") from None
     except BaseException:
-        lake.delete_dir(staging)
+        for wr in writers():
+            wr.abort()
         raise
     finally:
         con.close()
 
-    if rows_in == 0:
-        lake.delete_dir(staging)
-        raise SourceError(f"{ds.source_uri}: no data rows (empty file or header only)")
-
-    data_files: list[FileEntry] = []
-    for key in sorted(data_writers, key=lambda k: k or ""):
-        data_files += data_writers[key].close()
-    q_files = quarantine.close() if quarantine else []
-
-    final_data = lake.snapshot_dir(ds.name, snapshot)
-    final_q = lake.quarantine_dir(ds.name, snapshot)
-    lake.replace_dir(f"{staging}/data", final_data)
-    lake.replace_dir(f"{staging}/quarantine", final_q)
-    lake.delete_dir(staging)
-    for entries, staged, final in ((data_files, f"{staging}/data", final_data), (q_files, f"{staging}/quarantine", final_q)):
-        for e in entries:
-            e.path = lake.rel(final + e.path[len(staged) :])
-            e.sha256 = lake.sha256(lake.path(e.path))
-
-    manifest = Manifest(
+    return Manifest(
         dataset=ds.name,
-        snapshot=snapshot,
+        snapshot=w.snapshot,
         source_uri=ds.source_uri,
         synthetic=ds.synthetic,
         contract=contract.dataset,
@@ -273,7 +307,6 @@ def ingest(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         ingest_seconds=round(time.perf_counter() - started, 3),
         producer=f"musicml {ml.__version__}",
+        run_id=w.run,
+        data_dir=w.lake.rel(data_dir),
     )
-    manifest.check()
-    lake.write_json(lake.manifest_path(ds.name, snapshot), manifest.to_dict())
-    return manifest

@@ -31,6 +31,8 @@ class Manifest:
     partition_by: str | None = None
     ingest_seconds: float | None = None
     producer: str = ""
+    run_id: str = ""  # the ingest run whose files this manifest commits
+    data_dir: str = ""  # the run's data folder, relative to the lake root (partition base)
 
     def check(self) -> None:
         """Nothing lost: every row read is either accepted or quarantined, and files agree."""
@@ -43,13 +45,25 @@ class Manifest:
 
     @property
     def fingerprint(self) -> str:
-        """One hash for the snapshot's content: what a model run records as lineage."""
+        """One hash for the snapshot's content: what a model run records as lineage.
+
+        Paths count relative to the run's folder, so re-ingesting the same input (a new
+        run folder, the same bytes) gives the same fingerprint.
+        """
         import hashlib
 
         h = hashlib.sha256()
-        for f in sorted(self.files, key=lambda f: f.path):
-            h.update(f"{f.path}:{f.sha256}\n".encode())
+        for f in sorted(self.files, key=lambda f: self.relative(f.path)):
+            h.update(f"{self.relative(f.path)}:{f.sha256}\n".encode())
         return h.hexdigest()
+
+    def relative(self, path: str) -> str:
+        base = (self.data_dir or f"{self.dataset}/snapshot={self.snapshot}") + "/"
+        return path[len(base):] if path.startswith(base) else path
+
+    @property
+    def all_files(self) -> list[FileEntry]:
+        return [*self.files, *self.quarantine_files]
 
     def to_dict(self) -> dict:
         return asdict(self)

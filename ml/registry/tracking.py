@@ -23,7 +23,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from ml.lake import catalog
-from ml.lake.coverage import pick
+from ml.lake.catalog import pick
 from ml.lake.storage import Lake
 from ml.models.base import ModelSpec, TrainResult
 from ml.settings import REPO_ROOT, Settings, get_settings

@@ -69,7 +69,7 @@ def test_json_flag_prints_the_manifest(tmp_path):
     assert doc["dataset"] == "spotify_charts" and doc["snapshot"] == "2024-05"
     assert doc["rows_in"] == doc["rows_accepted"] + doc["rows_quarantined"] == 2
     # partitioned by chart year
-    assert sorted(p["path"].split("/")[2] for p in doc["files"]) == ["year=2021", "year=2022"]
+    assert sorted(p["path"].split("/")[3] for p in doc["files"]) == ["year=2021", "year=2022"]
     ls = _cli("lake", "ls", "--lake", str(tmp_path / "lake"))
     assert "spotify_charts" in ls.stdout and "2024-05" in ls.stdout
     sql = _cli("lake", "sql", "select year, count(*) n from spotify_charts group by 1 order by 1",

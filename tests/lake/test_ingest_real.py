@@ -64,16 +64,24 @@ def test_gtzan_features_with_song_ids(shared_data, lake):
 
 
 def test_reingest_is_idempotent(shared_data, lake):
+    from ml.lake.commit import collect_garbage
+
     (first,) = land("spotify-tracks", lake)
     (second,) = land("spotify-tracks", lake)
-    assert [(f.path, f.rows, f.sha256) for f in first.files] == [(f.path, f.rows, f.sha256) for f in second.files]
+    # a new run folder, the same bytes, the same fingerprint
+    assert first.run_id != second.run_id
+    assert [(first.relative(f.path), f.rows, f.sha256) for f in first.files] == \
+        [(second.relative(f.path), f.rows, f.sha256) for f in second.files]
+    assert first.fingerprint == second.fingerprint
     assert first.quarantine_files[0].sha256 == second.quarantine_files[0].sha256
     con = catalog.connect(lake)
     assert con.execute("SELECT count(*) FROM spotify_tracks").fetchone()[0] == first.rows_accepted
-    # no leftovers: exactly the manifest's files on disk
-    on_disk = [lake.rel(p) for p in lake.list_files(lake.snapshot_dir("spotify_tracks", "2024-01"))]
+    # the replaced run's files wait out the grace period, then only the manifest's files remain
+    assert lake.exists(lake.path(first.files[0].path))
+    collect_garbage(lake, grace_s=0)
+    on_disk = [lake.rel(e.path) for e in lake.list(lake.snapshot_dir("spotify_tracks", "2024-01"))]
     assert on_disk == [f.path for f in second.files]
-    assert lake.list_dirs(lake.path("_staging")) == []
+    assert not lake.list(lake.path("_staging"))
 
 
 def test_manifest_records_lineage(shared_data, lake):

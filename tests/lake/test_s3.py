@@ -32,11 +32,11 @@ def test_ingest_query_and_reingest_on_s3(shared_data, s3_lake):
     (ds,) = load_source("spotify-2023", None, get_settings())
     m = ingest(ds, lake, "2024-06")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="music-lake")["Contents"])
+    run = f"run={m.run_id}"
     assert "prod/_manifests/spotify_2023/2024-06.json" in keys
-    assert "prod/spotify_2023/snapshot=2024-06/part-00000.parquet" in keys
-    assert "prod/_quarantine/spotify_2023/snapshot=2024-06/part-00000.parquet" in keys
-    # staged objects are gone (pyarrow may leave an empty "_staging/" directory marker)
-    assert not [k for k in keys if "_staging" in k and not k.endswith("/")]
+    assert f"prod/spotify_2023/snapshot=2024-06/{run}/part-00000.parquet" in keys
+    assert f"prod/_quarantine/spotify_2023/snapshot=2024-06/{run}/part-00000.parquet" in keys
+    assert not [k for k in keys if "_staging" in k or "_locks" in k]  # lease released
 
     body = s3.get_object(Bucket="music-lake", Key="prod/_manifests/spotify_2023/2024-06.json")["Body"].read()
     doc = json.loads(body)
@@ -50,11 +50,15 @@ def test_ingest_query_and_reingest_on_s3(shared_data, s3_lake):
     assert con.execute("SELECT count(*) FROM spotify_2023").fetchone()[0] == 952
     assert con.execute("SELECT count(*) FROM quarantine_spotify_2023").fetchone()[0] == 1
 
+    from ml.lake.commit import collect_garbage
+
     again = ingest(ds, lake, "2024-06")
     assert [f.sha256 for f in again.files] == [f.sha256 for f in m.files]
+    assert again.fingerprint == m.fingerprint
+    collect_garbage(lake, grace_s=0)
     objects = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="music-lake")["Contents"])
-    files_after = [k for k in objects if not k.endswith("/")]  # ignore directory markers
-    assert files_after == [k for k in keys if not k.endswith("/")]
+    data = [k for k in objects if not k.startswith(("prod/_manifests", "prod/_superseded"))]
+    assert data == sorted("prod/" + f.path for f in [*again.files, *again.quarantine_files])
 
 
 def test_s3_lake_via_cli(shared_data, s3_lake):
