@@ -17,12 +17,12 @@ from ml.sources.base import SourceDataset, SourceError
 class SourceSpec:
     name: str
     help: str
-    load: Callable[[Path, Settings], list[SourceDataset]]
+    load: Callable[..., list[SourceDataset]]  # (path, settings, encoding=None)
     default_path: Callable[[Settings], Path | None] = lambda s: None
     kind: str = "file"
 
 
-def _synthetic(path: Path, settings: Settings) -> list[SourceDataset]:
+def _synthetic(path: Path, settings: Settings, encoding: str | None = None) -> list[SourceDataset]:
     from ml.sources import lastfm_hetrec, spotify_charts, spotify_tracks
 
     marker = path / "SYNTHETIC.json"
@@ -40,7 +40,7 @@ def _synthetic(path: Path, settings: Settings) -> list[SourceDataset]:
 
 
 def _api(kind: str) -> Callable[[Path, Settings], list[SourceDataset]]:
-    def load(path: Path, settings: Settings) -> list[SourceDataset]:
+    def load(path: Path, settings: Settings, encoding: str | None = None) -> list[SourceDataset]:
         from ml.sources.api import connect
 
         return connect.datasets_from_list(kind, path, settings)
@@ -53,10 +53,10 @@ def _shared(*parts: str) -> Callable[[Settings], Path]:
 
 
 def _file_source(module: str) -> Callable[[Path, Settings], list[SourceDataset]]:
-    def load(path: Path, settings: Settings) -> list[SourceDataset]:
+    def load(path: Path, settings: Settings, encoding: str | None = None) -> list[SourceDataset]:
         import importlib
 
-        return importlib.import_module(f"ml.sources.{module}").datasets(path)
+        return importlib.import_module(f"ml.sources.{module}").datasets(path, encoding=encoding)
 
     return load
 
@@ -86,7 +86,12 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 
-def load_source(name: str, path: Path | None, settings: Settings) -> list[SourceDataset]:
+def load_source(name: str, path: Path | None, settings: Settings, encoding: str | None = None) -> list[SourceDataset]:
+    """The datasets of source `name` at `path`; `encoding` overrides the source's own for text files."""
+    if encoding:
+        from ml.sources.files import check_encoding
+
+        check_encoding(encoding)
     try:
         spec = SOURCES[name]
     except KeyError:
@@ -96,7 +101,9 @@ def load_source(name: str, path: Path | None, settings: Settings) -> list[Source
         raise SourceError(f"source {name!r} needs a PATH")
     if not Path(path).exists():
         raise SourceError(f"{path}: no such file or folder")
-    return spec.load(Path(path), settings)
+    if spec.kind == "api" and encoding:
+        raise SourceError(f"source {name!r} reads an API: --encoding does not apply")
+    return spec.load(Path(path), settings, encoding=encoding)
 
 
 __all__ = ["SOURCES", "SourceDataset", "SourceError", "SourceSpec", "load_source"]

@@ -1,14 +1,23 @@
-"""Streaming readers for raw files: CSV/TSV (any encoding) and Parquet, batch by batch.
+"""Streaming readers for raw files: CSV/TSV (any encoding, plain or compressed) and Parquet.
 
 CSV columns are read as text and typed later by the dataset contract, so a bad value
 becomes a quarantined row with a reason instead of a failed read. Lines with the wrong
 number of fields are kept too: they come out as rows whose values are all NULL except
 `_malformed_line`, and the contract quarantines them (required fields missing).
+
+How a file is read (delimiter, encoding, quoting) is each source's fact, passed in here.
+The header is checked before any row: a UTF-8 byte-order mark is stripped, duplicate
+column names are refused by name. gzip, bz2 and zstd files are read as they are; a
+file that does not decode gets a message with the file, the byte offset and an
+`--encoding` to try.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,25 +29,130 @@ from ml.sources.base import SourceError
 
 BATCH_BYTES = 16 << 20
 PARQUET_BATCH_ROWS = 1_000_000
+_BOM = codecs.BOM_UTF8
+_COMPRESSED = {  # magic bytes -> (name, pyarrow codec or None when we cannot stream it)
+    b"\x1f\x8b": ("gzip", "gzip"),
+    b"BZh": ("bzip2", "bz2"),
+    b"\x28\xb5\x2f\xfd": ("zstd", "zstd"),
+    b"PK\x03\x04": ("zip", None),
+    b"\xfd7zXZ\x00": ("xz", None),
+}
 
 
 def require_file(path: str | os.PathLike) -> Path:
     p = Path(path)
     if not p.exists():
         raise SourceError(f"{p}: no such file")
-    if p.is_file() and p.stat().st_size == 0:
+    if p.is_dir():
+        raise SourceError(f"{p}: is a folder, expected a file")
+    if p.stat().st_size == 0:
         raise SourceError(f"{p}: the file is empty")
     return p
 
 
-def _header(path: Path, delimiter: str, encoding: str) -> list[str]:
-    with open(path, encoding=encoding, newline="") as f:
-        first = f.readline().rstrip("\r\n")
-    if not first.strip():
-        raise SourceError(f"{path}: the file is empty (no header line)")
-    import csv
+def check_encoding(encoding: str) -> str:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SourceError(f"unknown encoding {encoding!r}: use a Python codec name such as utf-8, latin-1, cp1252") from None
+    return encoding
 
-    return next(csv.reader([first], delimiter=delimiter))
+
+def compression_of(path: Path) -> str | None:
+    """The pyarrow codec to stream `path` through (None: plain); refuses what cannot be streamed."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    for prefix, (name, codec) in _COMPRESSED.items():
+        if magic.startswith(prefix):
+            if codec is None:
+                raise SourceError(f"{path}: is a {name} archive, not a CSV; unpack it first "
+                                  f"(gzip, bzip2 and zstd files are read directly)")
+            return codec
+    return None
+
+
+def _open_raw(path: Path, compression: str | None):
+    return pa.input_stream(str(path), compression=compression) if compression else open(path, "rb")
+
+
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name in {"utf-8", "utf-8-sig"}
+
+
+def first_invalid_byte(path: Path, encoding: str, compression: str | None) -> tuple[int, bytes] | None:
+    """Offset (in the decompressed content) and a few bytes of the first undecodable sequence."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    pos = 0
+    with _open_raw(path, compression) as f:
+        while chunk := f.read(1 << 20):
+            buffered = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                start = pos - buffered + exc.start
+                return start, (decoder.getstate()[0] + chunk)[max(0, exc.start): exc.start + 4]
+            pos += len(chunk)
+    return None
+
+
+def _encoding_hint(path: Path, encoding: str, compression: str | None, offset: int | None, bad: bytes) -> str:
+    """A readable message for a file that does not decode as `encoding`."""
+    guess = None
+    try:
+        from charset_normalizer import from_bytes
+
+        with _open_raw(path, compression) as f:
+            sample = f.read(1 << 20)
+        best = from_bytes(sample).best()
+        guess = best.encoding if best else None
+    except Exception:  # a guess only: never let it hide the real message
+        guess = None
+    suggest = [g for g in (guess, "cp1252", "latin-1") if g and codecs.lookup(g).name != codecs.lookup(encoding).name]
+    where = f"at byte {offset:,}" if offset is not None else "somewhere"
+    if compression:
+        where += f" of the {compression}-decompressed content"
+    shown = f" ({bad!r})" if bad else ""
+    return (f"{path}: not valid {encoding} {where}{shown}; pass --encoding {suggest[0]}"
+            + (f" (or {', '.join(dict.fromkeys(suggest[1:]))})" if len(suggest) > 1 else "")
+            + " with the file's real encoding")
+
+
+def read_header(path: str | os.PathLike, delimiter: str = ",", encoding: str = "utf-8") -> list[str]:
+    """The header's column names: BOM stripped, duplicates refused by name, decode errors located."""
+    p = require_file(path)
+    check_encoding(encoding)
+    compression = compression_of(p)
+    with _open_raw(p, compression) as f:
+        raw = f.readline() if compression is None else _readline(f)
+    bom = raw.startswith(_BOM) and _is_utf8(encoding)
+    if bom:
+        raw = raw[len(_BOM):]
+    try:
+        first = raw.decode(encoding).rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (len(_BOM) if bom else 0)
+        raise SourceError(_encoding_hint(p, encoding, compression, offset, raw[exc.start: exc.start + 4])) from None
+    if not first.strip():
+        raise SourceError(f"{p}: the file is empty (no header line)")
+    names = next(csv.reader([first], delimiter=delimiter))
+    dups = [n for n, k in Counter(names).items() if k > 1]
+    if dups:
+        raise SourceError(f"{p}: duplicate column name(s) in the header: {', '.join(repr(d) for d in dups)}; "
+                          f"every column needs its own name")
+    return names
+
+
+def _readline(stream, limit: int = 1 << 20) -> bytes:
+    """readline() for pyarrow input streams (compressed files)."""
+    out = bytearray()
+    while len(out) < limit:
+        b = stream.read(1)
+        if not b:
+            break
+        out += b
+        if b == b"\n":
+            break
+    return bytes(out)
 
 
 def iter_csv(
@@ -50,16 +164,37 @@ def iter_csv(
     block_size: int = BATCH_BYTES,
 ) -> Iterator[pa.RecordBatch]:
     p = require_file(path)
-    names = _header(p, delimiter, encoding)
+    names = read_header(p, delimiter, encoding)
+    compression = compression_of(p)
     malformed: list[str] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         malformed.append(row.text)
         return "skip"
 
+    # The header was parsed above (BOM stripped): pyarrow skips it and uses those names.
+    # utf-8-sig would make pyarrow transcode; a BOM only ever sits in the header we skip.
+    pa_encoding = "utf-8" if _is_utf8(encoding) else encoding
+    try:
+        yield from _stream_csv(p, names, compression, delimiter, pa_encoding, quote, block_size, malformed, on_invalid)
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        if "UTF8" in text or "utf-8" in text.lower() or "decode" in text.lower():
+            found = first_invalid_byte(p, encoding, compression)
+            offset, bad = found if found else (None, b"")
+            raise SourceError(_encoding_hint(p, encoding, compression, offset, bad)) from None
+        raise SourceError(f"{p}: cannot parse as CSV: {text.splitlines()[0]}") from None
+    except UnicodeDecodeError as exc:
+        found = first_invalid_byte(p, encoding, compression)
+        offset, bad = found if found else (exc.start, b"")
+        raise SourceError(_encoding_hint(p, encoding, compression, offset, bad)) from None
+
+
+def _stream_csv(p, names, compression, delimiter, encoding, quote, block_size, malformed, on_invalid):
     reader = pacsv.open_csv(
-        p,
-        read_options=pacsv.ReadOptions(block_size=block_size, encoding=encoding, use_threads=True),
+        _open_raw(p, compression) if compression else p,
+        read_options=pacsv.ReadOptions(block_size=block_size, encoding=encoding, use_threads=True,
+                                       column_names=names, skip_rows=1),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, quote_char='"' if quote else False, invalid_row_handler=on_invalid,
             newlines_in_values=False,
@@ -104,12 +239,23 @@ def parquet_parts(path: str | os.PathLike) -> list[Path]:
     return [require_file(p)]
 
 
+def is_parquet(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    if p.is_dir() or p.suffix == ".parquet":
+        return True
+    try:
+        with open(p, "rb") as f:
+            return f.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def iter_table_file(
     path: str | os.PathLike, *, delimiter: str = ",", encoding: str = "utf-8", quote: bool = True
 ) -> Iterator[pa.RecordBatch]:
     """CSV/TSV or Parquet (file or folder of parts), chosen by what `path` is."""
     p = Path(path)
-    if p.is_dir() or p.suffix == ".parquet":
+    if is_parquet(p):
         yield from iter_parquet(parquet_parts(p))
     else:
         yield from iter_csv(p, delimiter=delimiter, encoding=encoding, quote=quote)

@@ -10,8 +10,13 @@ from ml.sources.files import iter_table_file, size_of
 NAME = "gtzan_features"
 
 
-def datasets(path: str | Path) -> list[SourceDataset]:
+ENCODING = "utf-8"
+
+
+def datasets(path: str | Path, *, encoding: str | None = None) -> list[SourceDataset]:
     p = Path(path)
     if p.is_dir():
         p = p / "features_30_sec.csv"
-    return [SourceDataset(name=NAME, batches=lambda: iter_table_file(p), source_uri=str(p), size_bytes=size_of(p))]
+    enc = encoding or ENCODING
+    return [SourceDataset(name=NAME, batches=lambda: iter_table_file(p, delimiter=",", encoding=enc),
+                          source_uri=str(p), size_bytes=size_of(p))]

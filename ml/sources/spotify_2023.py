@@ -14,11 +14,15 @@ from ml.sources.files import iter_table_file, size_of
 NAME = "spotify_2023"
 
 
-def datasets(path: str | Path, *, encoding: str = "latin-1") -> list[SourceDataset]:
+ENCODING = "latin-1"
+
+
+def datasets(path: str | Path, *, encoding: str | None = None) -> list[SourceDataset]:
+    enc = encoding or ENCODING
     return [
         SourceDataset(
             name=NAME,
-            batches=lambda: iter_table_file(path, delimiter=",", encoding=encoding),
+            batches=lambda: iter_table_file(path, delimiter=",", encoding=enc),
             source_uri=str(path),
             size_bytes=size_of(path),
         )

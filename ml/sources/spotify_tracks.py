@@ -15,12 +15,17 @@ from ml.sources.files import iter_table_file, size_of
 NAME = "spotify_tracks"
 
 
-def datasets(path: str | Path, *, synthetic: bool = False, prefix: str = "") -> list[SourceDataset]:
+ENCODING = "utf-8"  # how upstream writes the file: comma-separated UTF-8 with a header line
+
+
+def datasets(path: str | Path, *, synthetic: bool = False, prefix: str = "",
+             encoding: str | None = None) -> list[SourceDataset]:
+    enc = encoding or ENCODING
     return [
         SourceDataset(
             name=prefix + NAME,
             contract=NAME,
-            batches=lambda: iter_table_file(path, delimiter=","),
+            batches=lambda: iter_table_file(path, delimiter=",", encoding=enc),
             source_uri=str(path),
             synthetic=synthetic,
             size_bytes=size_of(path),
