@@ -2,8 +2,10 @@
 
 Per-source tasks run in parallel and are independent: a failing source does not stop the
 others from landing. Each success updates that source's Asset (which schedules
-music_train); the final `report` task lists what landed and fails the run if any source
-failed, so on-call sees it. All logic lives in ml.pipeline.
+music_train). Each ingest commits atomically and garbage-collects its snapshot; then
+`verify` re-hashes every file of what landed against its manifest. The final `report`
+task lists what landed and fails the run if any source failed or verification found
+damage, so on-call sees it. All logic lives in ml.pipeline.
 """
 
 from __future__ import annotations
@@ -37,12 +39,20 @@ def music_ingest():
             from ml.pipeline import ingest_source, snapshot_for
 
             ctx = get_current_context()
-            return ingest_source(source, path, snapshot_for(ctx["logical_date"]))
+            return ingest_source(source, path, snapshot_for(ctx["logical_date"])).to_xcom()
 
         results.append(ingest_one())
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def report(landed: list) -> dict:
+    def verify(landed: list) -> dict:
+        """sha256 of every file of the datasets that landed, against their manifests."""
+        from ml.pipeline import verify_lake
+
+        names = sorted({name for r in landed if r for name in r["datasets"]})
+        return verify_lake(names) if names else {"snapshots": 0, "files": 0, "bytes": 0, "problems": []}
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def report(landed: list, verified: dict | None = None) -> dict:
         landed = [r for r in landed if r]
         ok = {r["source"] for r in landed}
         failed = sorted(set(SOURCES) - ok)
@@ -50,11 +60,14 @@ def music_ingest():
             for name, d in r["datasets"].items():
                 print(f"{r['source']:>16} -> {name}: {d['accepted']:,} accepted, {d['quarantined']:,} quarantined"
                       + (" (SYNTHETIC)" if d["synthetic"] else ""))
+        if verified is None:
+            raise RuntimeError("lake verification failed: see the verify task's log")
+        print(f"verified {verified['files']} files of {verified['snapshots']} snapshots")
         if failed:
             raise RuntimeError(f"sources failed this month: {', '.join(failed)} (the others landed)")
-        return {"landed": sorted(ok)}
+        return {"landed": sorted(ok), "verified_files": verified["files"]}
 
-    report(results)
+    report(results, verify(results))
 
 
 music_ingest()

@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +42,73 @@ def snapshot_for(logical_date) -> str:
     return logical_date.strftime("%Y-%m")
 
 
-def ingest_source(source: str, path: str | None = None, snapshot: str | None = None,
-                  lake_uri: str | None = None) -> dict:
-    from ml.lake.ingest import ingest
+IngestProgress = Callable[[str, int], None]  # (dataset, raw rows just processed)
+
+
+@dataclass
+class IngestReport:
+    """What one source landed: its manifests (committed), and the XCom-sized summary."""
+
+    source: str
+    snapshot: str
+    manifests: list = field(default_factory=list)
+
+    def to_xcom(self) -> dict:
+        return {
+            "source": self.source,
+            "snapshot": self.snapshot,
+            "datasets": {m.dataset: {"rows_in": m.rows_in, "accepted": m.rows_accepted,
+                                     "quarantined": m.rows_quarantined, "synthetic": m.synthetic,
+                                     "fingerprint": m.fingerprint[:16]} for m in self.manifests},
+        }
+
+
+def ingest_datasets(datasets: list, lake, snapshot: str | None = None,
+                    progress: IngestProgress | None = None) -> list:
+    """Land each dataset (one committed snapshot each, GC after each); returns the manifests."""
+    from ml.lake.ingest import current_snapshot, ingest, validate_snapshot
+
+    snapshot = validate_snapshot(snapshot or current_snapshot())
+    manifests = []
+    for ds in datasets:
+        cb = (lambda n, name=ds.name: progress(name, n)) if progress else None
+        manifests.append(ingest(ds, lake, snapshot, progress=cb))
+    return manifests
+
+
+def ingest_source(source: str, path: str | Path | None = None, snapshot: str | None = None,
+                  lake_uri: str | None = None, *, encoding: str | None = None,
+                  progress: IngestProgress | None = None, settings=None) -> IngestReport:
+    """Validate a source against its contracts and land it in the lake: the one ingest entry point.
+
+    The CLI (with a progress bar), the music_ingest DAG, benchmarks and tests all call this.
+    The snapshot name is checked before anything is read.
+    """
+    from ml.lake.ingest import current_snapshot, validate_snapshot
     from ml.lake.storage import Lake
     from ml.sources import load_source
 
-    settings = get_settings()
+    snapshot = validate_snapshot(snapshot or current_snapshot())
+    settings = settings or get_settings()
+    datasets = load_source(source, Path(path) if path else None, settings, encoding=encoding)
     lake = Lake.from_uri(lake_uri or settings.lake_uri, settings)
-    manifests = [ingest(ds, lake, snapshot) for ds in load_source(source, Path(path) if path else None, settings)]
-    return {
-        "source": source,
-        "snapshot": manifests[0].snapshot if manifests else snapshot,
-        "datasets": {m.dataset: {"rows_in": m.rows_in, "accepted": m.rows_accepted,
-                                 "quarantined": m.rows_quarantined, "synthetic": m.synthetic,
-                                 "fingerprint": m.fingerprint[:16]} for m in manifests},
-    }
+    return IngestReport(source, snapshot, ingest_datasets(datasets, lake, snapshot, progress))
+
+
+def verify_lake(datasets: list[str] | None = None, lake_uri: str | None = None) -> dict:
+    """Re-hash the lake's committed files (all, or these datasets); raises LakeError on a problem."""
+    from ml.lake.commit import verify
+    from ml.lake.storage import Lake, LakeError
+
+    lake = Lake.from_uri(lake_uri or get_settings().lake_uri)
+    reports = [verify(lake, d) for d in datasets] if datasets else [verify(lake)]
+    problems = [str(p) for r in reports for p in r.problems]
+    summary = {"snapshots": sum(r.snapshots for r in reports), "files": sum(r.files for r in reports),
+               "bytes": sum(r.bytes for r in reports), "problems": problems}
+    if problems:
+        raise LakeError(f"lake {lake.uri} failed verification: {problems[0]}"
+                        + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return summary
 
 
 def train_model(model: str, lake_uri: str | None = None, fast: bool = False,
@@ -148,7 +200,6 @@ def quality_report(data_dir: Path | None = None, models: list[str] | None = None
     charts (labelled so in the lake), its spotify2023_r2 on the real file.
     """
     from ml.lake import catalog
-    from ml.lake.ingest import ingest
     from ml.lake.storage import Lake
     from ml.models import resolve
     from ml.sources import load_source
@@ -165,8 +216,7 @@ def quality_report(data_dir: Path | None = None, models: list[str] | None = None
             generate(syn, seed=2024, tracks=5_000, chart_rows=1_000_000, users=200, regions=20)
             datasets += [d for d in load_source("synthetic", syn, settings) if d.name == "synthetic_spotify_charts"]
         lake = Lake.from_uri(str(Path(tmp) / "lake"), settings)
-        for ds in datasets:
-            ingest(ds, lake, "2000-01")
+        ingest_datasets(datasets, lake, "2000-01")
         for spec in specs:
             log(f"quality: {spec.name} ...")
             con = catalog.connect(lake)

@@ -1,4 +1,8 @@
-"""Data commands: `ingest`, `generate`, `sources`, and the `lake` group (ls, sql, coverage)."""
+"""Data commands: `ingest`, `generate`, `sources`, and the `lake` group (ls, sql, coverage, verify, gc).
+
+Thin on purpose: the work is `ml.pipeline.ingest_source` and `ml.lake.*`; errors are
+turned into readable lines by the boundary in `ml.cli.errors`.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,9 @@ SnapshotOpt = Annotated[str | None, typer.Option("--snapshot", help="Snapshot mo
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
 
 
@@ -42,28 +48,37 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
-def ingest_datasets(datasets, lake_uri, snapshot, quiet=False):
-    """Ingest each dataset with a progress bar; returns manifests."""
-    import time
+class _RichProgress:
+    """The pipeline's (dataset, rows) progress callback drawn as one rich bar per dataset."""
 
-    from ml.lake.ingest import ingest
+    def __init__(self, bar: Progress):
+        import time
+
+        self.bar, self.tasks, self.clock = bar, {}, time.perf_counter
+
+    def __call__(self, dataset: str, n: int) -> None:
+        if dataset not in self.tasks:
+            self.tasks[dataset] = (self.bar.add_task(dataset, total=None, rate=""), self.clock())
+        task, t0 = self.tasks[dataset]
+        self.bar.advance(task, n)
+        done = self.bar.tasks[task].completed
+        self.bar.update(task, rate=f"{done / max(self.clock() - t0, 1e-9):,.0f} rows/s")
+
+    def finish(self) -> None:
+        for task, _ in self.tasks.values():
+            self.bar.update(task, total=self.bar.tasks[task].completed)
+
+
+def ingest_datasets(datasets, lake_uri, snapshot, quiet=False):
+    """Ingest already-loaded datasets with a progress bar; returns (lake, manifests)."""
     from ml.lake.storage import Lake
+    from ml.pipeline import ingest_datasets as land
 
     lake = Lake.from_uri(lake_uri)
-    manifests = []
     with _progress(quiet) as bar:
-        for ds in datasets:
-            task = bar.add_task(ds.name, total=None, rate="")
-            t0 = time.perf_counter()
-
-            def advance(n, task=task, t0=t0):
-                bar.advance(task, n)
-                done = bar.tasks[task].completed
-                bar.update(task, rate=f"{done / max(time.perf_counter() - t0, 1e-9):,.0f} rows/s")
-
-            m = ingest(ds, lake, snapshot, progress=advance)
-            bar.update(task, total=m.rows_in, completed=m.rows_in)
-            manifests.append(m)
+        cb = _RichProgress(bar)
+        manifests = land(datasets, lake, snapshot, progress=cb)
+        cb.finish()
     return lake, manifests
 
 
@@ -104,25 +119,25 @@ def register(app: typer.Typer) -> None:
         snapshot: SnapshotOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the manifest JSON to stdout")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+        encoding: Annotated[str | None, typer.Option(
+            "--encoding", help="Text encoding of the input (e.g. latin-1, cp1252) [default: the source's own]")] = None,
     ) -> None:
         """Validate a source against its contract and land it as a lake snapshot.
 
-        Every row read is accounted for: accepted rows go to <dataset>/snapshot=YYYY-MM/,
+        Every row read is accounted for: accepted rows go to <dataset>/snapshot=YYYY-MM/run=<id>/,
         rejected rows to _quarantine/<dataset>/ with a `reason`, and the manifest at
-        _manifests/<dataset>/YYYY-MM.json records counts and file hashes.
-        Re-running for the same snapshot replaces it (idempotent).
+        _manifests/<dataset>/YYYY-MM.json (the commit) records counts and file hashes.
+        Re-running for the same snapshot replaces it atomically; a crash leaves the old one
+        whole. gzip / bzip2 / zstd inputs are read as they are.
         """
-        from ml.sources import SourceError, load_source
-        from ml.sources.api.http import ApiError
+        from ml.pipeline import ingest_source
 
-        settings = get_settings()
-        try:
-            datasets = load_source(source, path, settings)
-            _, manifests = ingest_datasets(datasets, lake or settings.lake_uri, snapshot, quiet=quiet or as_json)
-        except ApiError as exc:
-            raise _fail(f"{source}: API error: {exc}") from None
-        except (SourceError, ValueError, LookupError, FileNotFoundError) as exc:
-            raise _fail(str(exc)) from None
+        quiet = quiet or as_json
+        with _progress(quiet) as bar:
+            cb = _RichProgress(bar)
+            report = ingest_source(source, path, snapshot, lake, encoding=encoding, progress=cb)
+            cb.finish()
+        manifests = report.manifests
         if as_json:
             docs = [m.to_dict() for m in manifests]
             sys.stdout.write(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n")
@@ -146,7 +161,6 @@ def register(app: typer.Typer) -> None:
         Everything it writes is marked synthetic: a SYNTHETIC.json marker, `synthetic_*`
         dataset names in the lake and `synthetic: true` in every manifest.
         """
-        from ml.sources import load_source
         from ml.sources.synthetic import generate as gen
 
         settings = get_settings()
@@ -165,8 +179,13 @@ def register(app: typer.Typer) -> None:
         files = info.get("files", {})
         console.print("generated: " + ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}" for k, v in files.items()))
         if ingest_too:
-            _, manifests = ingest_datasets(load_source("synthetic", out_dir, settings), lake or settings.lake_uri, snapshot)
-            out.print(_summary(manifests))
+            from ml.pipeline import ingest_source
+
+            with _progress(False) as bar:
+                cb = _RichProgress(bar)
+                report = ingest_source("synthetic", out_dir, snapshot, lake, progress=cb)
+                cb.finish()
+            out.print(_summary(report.manifests))
 
     @lake_app.command("ls")
     def lake_ls(lake: LakeOpt = None) -> None:
@@ -228,6 +247,53 @@ def register(app: typer.Typer) -> None:
         con = connect(Lake.from_uri(lake or get_settings().lake_uri))
         try:
             report = join_coverage(con)
-        except LookupError as exc:
-            raise _fail(str(exc)) from None
+        finally:
+            con.close()
         out.print_json(data=report)
+
+    @lake_app.command("verify")
+    def lake_verify(
+        dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset [default: all]")] = None,
+        snapshot: SnapshotOpt = None,
+        lake: LakeOpt = None,
+    ) -> None:
+        """Re-hash every file the committed manifests name and compare with their sha256.
+
+        Exit 1 when a file is missing or changed (the lake is damaged: re-ingest that snapshot).
+        """
+        from ml.lake.commit import verify
+        from ml.lake.ingest import validate_snapshot
+        from ml.lake.storage import Lake
+
+        if snapshot:
+            validate_snapshot(snapshot)
+        lk = Lake.from_uri(lake or get_settings().lake_uri)
+        report = verify(lk, dataset, snapshot)
+        for p in report.problems:
+            console.print(f"[bold red]damaged:[/] {p}", highlight=False, markup=True)
+        out.print(f"verified {report.snapshots} snapshot(s), {report.files} file(s), {report.bytes / 2**20:,.1f} MiB "
+                  f"in {lk.uri}: " + ("ok" if report.ok else f"{len(report.problems)} problem(s)"), highlight=False)
+        if not report.ok:
+            raise typer.Exit(1)
+
+    @lake_app.command("gc")
+    def lake_gc(
+        grace: Annotated[float | None, typer.Option(
+            "--grace", help="Keep replaced files this many seconds for readers still using them "
+                            "[env MUSICML_LAKE_GC_GRACE_S, default 3600]")] = None,
+        dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset [default: all]")] = None,
+        lake: LakeOpt = None,
+    ) -> None:
+        """Delete files no committed manifest needs: crashed runs' orphans at once, replaced files after the grace.
+
+        Snapshots being written are skipped (their writer holds the lock); unfinished S3
+        multipart uploads are aborted. Also runs after every ingest, for that snapshot.
+        """
+        from ml.lake.commit import collect_garbage
+        from ml.lake.storage import Lake
+
+        lk = Lake.from_uri(lake or get_settings().lake_uri)
+        r = collect_garbage(lk, grace, dataset)
+        out.print(f"gc {lk.uri}: deleted {len(r.deleted)} file(s) ({r.bytes_freed / 2**20:,.1f} MiB), "
+                  f"{r.pending} replaced file(s) kept for the grace period, {r.aborted_uploads} upload(s) aborted"
+                  + (f", skipped busy: {', '.join(r.busy)}" if r.busy else ""), highlight=False)

@@ -32,7 +32,8 @@ def test_task_ids_are_stable(dagbag):
     expected = {f"{m}.{step}" for m in MODEL_NAMES for step in ("train", "evaluate", "register", "gate")} | {"summary"}
     assert train_ids == expected
     ingest_ids = {t.task_id for t in dagbag.dags["music_ingest"].tasks}
-    assert "report" in ingest_ids and all(i.startswith("ingest_") for i in ingest_ids - {"report"})
+    assert {"report", "verify"} <= ingest_ids
+    assert all(i.startswith("ingest_") for i in ingest_ids - {"report", "verify"})
 
 
 def test_model_chain_order_and_no_cycles(dagbag):
