@@ -14,19 +14,27 @@ from ml.cli.data import _fail, out
 
 
 def status_cmd(models: Annotated[list[str] | None, typer.Argument(help="Models (default: all)")] = None) -> None:
-    """Champion, challenger and the latest version's gate decision with its reasons."""
+    """Champion, challenger, the latest version's gate decision, and incomplete versions.
+
+    An incomplete version is one whose registration did not finish (e.g. the tracking
+    server died mid-way): nothing loads, gates or serves it.
+    """
     from ml.registry.promotion import status
+    from ml.registry.tracking import configure_mlflow, incomplete_versions
 
     t = Table(title="Registry")
-    for c in ("model", "versions", "champion", "challenger", "latest", "gate", "reasons / key metrics"):
+    for c in ("model", "versions", "champion", "challenger", "latest", "gate", "incomplete", "reasons / key metrics"):
         t.add_column(c)
+    client = configure_mlflow()
     for r in status(models):
         if not r["versions"]:
-            t.add_row(r["model"], "0", "-", "-", "-", "-", "not trained yet")
+            t.add_row(r["model"], "0", "-", "-", "-", "-", "-", "not trained yet")
             continue
+        partial = incomplete_versions(r["registered_name"], client)
         detail = "; ".join(r["latest_reasons"]) or ", ".join(f"{k}={v}" for k, v in r["latest_key_metrics"].items())
         t.add_row(r["model"], str(r["versions"]), r["champion"] or "-", r["challenger"] or "-", r["latest"],
-                  r["latest_gate"], detail)
+                  r["latest_gate"], ("[yellow]" + ", ".join(f"v{v}" for v in partial) + "[/]") if partial else "-",
+                  detail)
     out.print(t)
 
 

@@ -33,7 +33,7 @@ from mlflow.exceptions import MlflowException
 from ml.models import get_spec
 from ml.models.base import ModelSpec
 from ml.registry.gates import GateConfig, ModelGates
-from ml.registry.tracking import configure_mlflow
+from ml.registry.tracking import configure_mlflow, require_complete
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 FROZEN_EVAL_TAG = "frozen_eval_run"  # registered-model tag: the run whose test rows are the frozen set
@@ -229,6 +229,7 @@ def evaluate_gate(model: str, version: str, gates: GateConfig | None = None, app
     rules = (gates or GateConfig.load()).for_model(spec.name, spec)
     client = configure_mlflow()
     name = spec.registered_name
+    require_complete(name, version, client)  # a half-registered version never moves an alias
     mv = client.get_model_version(name, version)
     run_id = mv.run_id or mv.tags.get("run_id")
     metrics = _run_metrics(client, run_id)

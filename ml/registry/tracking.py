@@ -5,11 +5,19 @@ Each run logs params, the model's metrics and its baseline's side by side
 (dataset inputs whose digest is the snapshot fingerprint), the git commit, plots and
 tables, and the pyfunc model with signature and input example, registered as
 `music-<model>`. Promotion (aliases) lives in ml/registry/promotion.py.
+
+Registration is all or nothing: a version is born with `musicml.complete=false`, gets
+its tags, has its model artifact checked, and only then `musicml.complete=true` (set
+last). Loading "the latest", gates and `bento build` consider complete versions only
+(`latest_complete_version`, `is_complete`); a retry of a failed registration completes
+the same version instead of adding another.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import resource
 import subprocess
 import tempfile
@@ -27,6 +35,11 @@ from ml.lake.catalog import pick
 from ml.lake.storage import Lake
 from ml.models.base import ModelSpec, TrainResult
 from ml.settings import REPO_ROOT, Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+COMPLETE_TAG = "musicml.complete"
+_REQUIRED_TAGS = ("split", "synthetic_data", "run_id", "key_metrics")  # what every version of ours carries
 
 _REQUIREMENT_PACKAGES = (
     "mlflow", "pandas", "numpy", "scikit-learn", "xgboost", "torch", "cloudpickle", "pyarrow", "duckdb",
@@ -73,7 +86,9 @@ class RegisteredRun:
 
 
 def configure_mlflow(settings: Settings | None = None) -> MlflowClient:
+    """Point MLflow at our tracking/registry URI, with bounded HTTP waits (see Settings.mlflow_env)."""
     settings = settings or get_settings()
+    os.environ.update(settings.mlflow_env())
     uri = settings.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -215,20 +230,91 @@ def log_run(
 
 
 def register_run(spec: ModelSpec, run: RegisteredRun, settings: Settings | None = None) -> RegisteredRun:
-    """Register the run's model as a new version of music-<model>, tagged with its key metrics."""
+    """Register the run's model as a new version of music-<model>, all or nothing.
+
+    The version is created already tagged `musicml.complete=false` (one request), then
+    tagged, its model artifact checked, and `musicml.complete=true` set last. A crash in
+    between leaves an incomplete version that nothing loads; registering the same run
+    again completes that version.
+    """
     client = configure_mlflow(settings)
-    mv = mlflow.register_model(run.model_uri, spec.registered_name)
+    name = spec.registered_name
+    tags = {
+        "split": run.split,
+        "synthetic_data": str(run.synthetic).lower(),
+        "run_id": run.run_id,
+        "key_metrics": json.dumps({k: round(float(run.metrics[k]), 4) for k in spec.key_metrics if k in run.metrics}),
+    }
+    earlier = _versions_of_run(client, name, run.run_id)
+    if earlier:
+        mv = earlier[-1]
+        if mv.tags.get(COMPLETE_TAG) == "true":
+            run.version = str(mv.version)
+            return run
+        log.warning("%s v%s: completing the registration an earlier try left unfinished", name, mv.version)
+    else:
+        mv = mlflow.register_model(run.model_uri, name, tags={**tags, COMPLETE_TAG: "false"})
     version = str(mv.version)
-    client.set_model_version_tag(spec.registered_name, version, "split", run.split)
-    client.set_model_version_tag(spec.registered_name, version, "synthetic_data", str(run.synthetic).lower())
-    client.set_model_version_tag(spec.registered_name, version, "run_id", run.run_id)
-    client.set_model_version_tag(
-        spec.registered_name, version, "key_metrics",
-        json.dumps({k: round(float(run.metrics[k]), 4) for k in spec.key_metrics if k in run.metrics}),
-    )
-    client.update_registered_model(spec.registered_name, description=spec.description)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.update_registered_model(name, description=spec.description)
+    mlflow.models.get_model_info(run.model_uri)  # the model artifact is readable (raises if not)
+    client.set_model_version_tag(name, version, COMPLETE_TAG, "true")  # last: from now on it counts
     run.version = version
     return run
+
+
+def _versions_of_run(client: MlflowClient, name: str, run_id: str) -> list:
+    try:
+        found = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    except mlflow.exceptions.MlflowException:
+        return []
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def is_complete(version) -> bool:
+    """A version counts once registration finished: `musicml.complete=true` (or, for versions
+    registered before that tag existed, every tag our registration sets)."""
+    tags = getattr(version, "tags", None) or {}
+    flag = tags.get(COMPLETE_TAG)
+    if flag is not None:
+        return flag == "true"
+    return all(k in tags for k in _REQUIRED_TAGS)
+
+
+def incomplete_versions(registered_name: str, client: MlflowClient | None = None) -> list[str]:
+    """Versions whose registration did not finish (oldest first): never loaded, gated or served."""
+    client = client or configure_mlflow()
+    versions = client.search_model_versions(f"name='{registered_name}'")
+    return [str(v.version) for v in sorted(versions, key=lambda v: int(v.version)) if not is_complete(v)]
+
+
+def latest_complete_version(registered_name: str, client: MlflowClient | None = None) -> str | None:
+    """The newest complete version, or None; warns about newer incomplete ones it skips.
+
+    The helper predict, the gates and `bento build` use instead of "the highest version".
+    """
+    client = client or configure_mlflow()
+    versions = sorted(client.search_model_versions(f"name='{registered_name}'"), key=lambda v: -int(v.version))
+    skipped = []
+    for v in versions:
+        if is_complete(v):
+            if skipped:
+                log.warning("%s: ignoring incomplete version(s) %s (registration did not finish); using v%s",
+                            registered_name, ", ".join(skipped), v.version)
+            return str(v.version)
+        skipped.append(str(v.version))
+    if skipped:
+        log.warning("%s: every version is incomplete (%s): none can be used", registered_name, ", ".join(skipped))
+    return None
+
+
+def require_complete(registered_name: str, version: str, client: MlflowClient | None = None) -> None:
+    """Refuse an incomplete version (a registration that did not finish) with a clear error."""
+    client = client or configure_mlflow()
+    if not is_complete(client.get_model_version(registered_name, str(version))):
+        raise LookupError(f"{registered_name} v{version} is incomplete (its registration did not finish): "
+                          f"it cannot be gated, promoted, loaded or served; register its run again")
 
 
 def _finite(v) -> bool:
@@ -252,15 +338,19 @@ def model_uri(registered_name: str, alias: str | None = None, version: str | Non
     client = client or configure_mlflow()
     if alias:
         try:
-            client.get_model_version_by_alias(registered_name, alias)
-            return f"models:/{registered_name}@{alias}"
+            target = client.get_model_version_by_alias(registered_name, alias)
         except mlflow.exceptions.MlflowException:
-            pass
+            target = None
+        if target is not None and is_complete(target):
+            return f"models:/{registered_name}@{alias}"
+        if target is not None:
+            log.warning("%s@%s points at incomplete v%s: ignored", registered_name, alias, target.version)
     if version is None:
-        versions = client.search_model_versions(f"name='{registered_name}'")
-        if not versions:
-            raise LookupError(f"no registered versions of {registered_name}; run `musicml train` first")
-        version = str(max(int(v.version) for v in versions))
+        version = latest_complete_version(registered_name, client)
+        if version is None:
+            raise LookupError(f"no complete registered version of {registered_name}; run `musicml train` first")
+    else:
+        require_complete(registered_name, version, client)
     return f"models:/{registered_name}/{version}"
 
 
