@@ -1,0 +1,5 @@
+"""`python -m ml.cli` = `musicml`."""
+
+from ml.cli import main
+
+main()
