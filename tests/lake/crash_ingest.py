@@ -9,6 +9,7 @@ STEP is one of the steps of `ml.lake.commit` (or `none`):
   after-commit   the manifest committed, garbage collection not started
   during-gc      after the first deletion of garbage collection
   hold           no crash: sleep HOLD_S seconds inside the write step (holds the lock; for overlap tests)
+With CHILD_CLI=1 the ingest runs through `musicml ingest` (its error boundary, exit codes).
 Timestamps of the write start and the commit go to $EVENTS (one line each) when set.
 """
 
@@ -76,6 +77,12 @@ def main() -> None:
     commit._delete_step = gc_delete
     storage.Lake.commit_bytes = cond_write
 
+    if os.environ.get("CHILD_CLI"):  # through the real `musicml ingest` and its error boundary
+        from ml.cli import main as cli
+
+        sys.argv = ["musicml", "ingest", source, path, "--snapshot", snapshot, "--lake", lake_uri, "-q"]
+        cli()
+        return
     from ml.pipeline import ingest_source
 
     report = ingest_source(source, path, snapshot, lake_uri)
