@@ -65,11 +65,11 @@ class Settings(BaseSettings):
         description="Production-style metadata DB server (Airflow, MLflow)",
     )
     # Bounded waits on every service: an unreachable server fails in seconds, not minutes.
-    # MLflow's own variables (read by its HTTP client); 3 tries x 7 s + backoff stays under 30 s.
-    mlflow_http_request_timeout: int = Field(7, ge=1, validation_alias=_alias("MLFLOW_HTTP_REQUEST_TIMEOUT"))
+    # MLflow's own variables (read by its HTTP client); 3 tries x 6 s + backoff stays under 30 s.
+    mlflow_http_request_timeout: int = Field(6, ge=1, validation_alias=_alias("MLFLOW_HTTP_REQUEST_TIMEOUT"))
     mlflow_http_request_max_retries: int = Field(2, ge=0, validation_alias=_alias("MLFLOW_HTTP_REQUEST_MAX_RETRIES"))
-    mlflow_http_request_backoff_factor: float = Field(
-        1.0, ge=0, validation_alias=_alias("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"))
+    mlflow_http_request_backoff_factor: int = Field(
+        1, ge=0, validation_alias=_alias("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"))
     postgres_connect_timeout_s: int = Field(10, ge=1, description="libpq connect_timeout for every PostgreSQL URL we hand out")
     redis_socket_timeout_s: float = Field(10.0, gt=0, description="Redis (Celery broker) connect and socket timeout")
 

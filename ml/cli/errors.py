@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 
 import click
@@ -41,13 +42,15 @@ def _mlflow_error(exc: BaseException) -> str:
         from ml.settings import get_settings
 
         s = get_settings()
-        uri, bound = s.mlflow_tracking_uri, s.mlflow_failure_bound_s
+        uri = s.mlflow_tracking_uri
+        tries = f"{s.mlflow_http_request_max_retries + 1} tries of {s.mlflow_http_request_timeout} s"
     except Exception:
-        uri, bound = os.environ.get("MLFLOW_TRACKING_URI", "?"), 30.0
+        uri, tries = os.environ.get("MLFLOW_TRACKING_URI", "?"), "retries"
     unreachable = ("Max retries exceeded", "Connection refused", "Read timed out", "ConnectTimeout",
                    "timed out", "Failed to establish", "RemoteDisconnected", "Connection aborted")
     if any(u in text for u in unreachable):
-        return (f"MLflow tracking server {uri} unreachable (gave up after ~{bound:.0f} s); "
+        waited = f"{time.monotonic() - BoundaryGroup.started:.0f} s into the command, " if BoundaryGroup.started else ""
+        return (f"MLflow tracking server {uri} unreachable ({waited}{tries}); "
                 f"check MLFLOW_TRACKING_URI and that the server is up")
     return f"MLflow ({uri}): {_first_line(exc)}"
 
@@ -101,8 +104,10 @@ class BoundaryGroup(TyperGroup):
     """The root `musicml` group: wraps every command (and subcommand) in the error boundary."""
 
     debug = False
+    started: float | None = None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        BoundaryGroup.started = time.monotonic()
         args, BoundaryGroup.debug = _debug_requested(list(sys.argv[1:] if args is None else args))
         return super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                             standalone_mode=standalone_mode, **extra)

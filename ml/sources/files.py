@@ -75,6 +75,11 @@ def _open_raw(path: Path, compression: str | None):
     return pa.input_stream(str(path), compression=compression) if compression else open(path, "rb")
 
 
+def _damaged(path: Path, compression: str | None, exc: BaseException) -> str:
+    return (f"{path}: starts like a {compression} file but does not decompress "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); is it damaged or truncated?")
+
+
 def _is_utf8(encoding: str) -> bool:
     return codecs.lookup(encoding).name in {"utf-8", "utf-8-sig"}
 
@@ -85,12 +90,11 @@ def first_invalid_byte(path: Path, encoding: str, compression: str | None) -> tu
     pos = 0
     with _open_raw(path, compression) as f:
         while chunk := f.read(1 << 20):
-            buffered = len(decoder.getstate()[0])
+            data = decoder.getstate()[0] + chunk  # what this decode call sees (exc.start indexes it)
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                start = pos - buffered + exc.start
-                return start, (decoder.getstate()[0] + chunk)[max(0, exc.start): exc.start + 4]
+                return pos - (len(data) - len(chunk)) + exc.start, data[exc.start: exc.start + 4]
             pos += len(chunk)
     return None
 
@@ -122,37 +126,33 @@ def read_header(path: str | os.PathLike, delimiter: str = ",", encoding: str = "
     p = require_file(path)
     check_encoding(encoding)
     compression = compression_of(p)
-    with _open_raw(p, compression) as f:
-        raw = f.readline() if compression is None else _readline(f)
+    try:
+        with _open_raw(p, compression) as f:
+            head = f.read(1 << 20)
+    except OSError as exc:
+        raise SourceError(_damaged(p, compression, exc)) from None
+    # the header ends at the first \r\n, \n or \r (old Mac files end lines with \r alone)
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    raw = head[: min(ends)] if ends else head
     bom = raw.startswith(_BOM) and _is_utf8(encoding)
     if bom:
         raw = raw[len(_BOM):]
     try:
-        first = raw.decode(encoding).rstrip("\r\n")
+        first = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         offset = exc.start + (len(_BOM) if bom else 0)
         raise SourceError(_encoding_hint(p, encoding, compression, offset, raw[exc.start: exc.start + 4])) from None
     if not first.strip():
         raise SourceError(f"{p}: the file is empty (no header line)")
-    names = next(csv.reader([first], delimiter=delimiter))
+    try:
+        names = next(csv.reader([first], delimiter=delimiter))
+    except csv.Error as exc:
+        raise SourceError(f"{p}: cannot read the header line: {exc}") from None
     dups = [n for n, k in Counter(names).items() if k > 1]
     if dups:
         raise SourceError(f"{p}: duplicate column name(s) in the header: {', '.join(repr(d) for d in dups)}; "
                           f"every column needs its own name")
     return names
-
-
-def _readline(stream, limit: int = 1 << 20) -> bytes:
-    """readline() for pyarrow input streams (compressed files)."""
-    out = bytearray()
-    while len(out) < limit:
-        b = stream.read(1)
-        if not b:
-            break
-        out += b
-        if b == b"\n":
-            break
-    return bytes(out)
 
 
 def iter_csv(
@@ -188,6 +188,10 @@ def iter_csv(
         found = first_invalid_byte(p, encoding, compression)
         offset, bad = found if found else (exc.start, b"")
         raise SourceError(_encoding_hint(p, encoding, compression, offset, bad)) from None
+    except OSError as exc:
+        if compression:  # a corrupt compressed stream is the input's fault, not the machine's
+            raise SourceError(_damaged(p, compression, exc)) from None
+        raise
 
 
 def _stream_csv(p, names, compression, delimiter, encoding, quote, block_size, malformed, on_invalid):

@@ -14,8 +14,8 @@ import time
 
 import boto3
 import pytest
-
 from lake_helpers import assert_no_orphans, assert_whole, charts_csv, start_child, unique_bucket
+
 from ml.lake.storage import Lake
 from ml.settings import Settings
 

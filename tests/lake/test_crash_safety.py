@@ -12,8 +12,8 @@ import signal
 
 import boto3
 import pytest
-
 from lake_helpers import assert_no_orphans, assert_whole, charts_csv, run_child, stored_files, unique_bucket
+
 from ml.lake import catalog
 from ml.lake.storage import Lake
 from ml.pipeline import ingest_source

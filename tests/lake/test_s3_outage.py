@@ -21,8 +21,8 @@ import time
 import boto3
 import httpx
 import pytest
-
 from lake_helpers import HEADER, assert_whole, charts_csv, start_child
+
 from ml.lake.storage import Lake
 from ml.pipeline import ingest_source
 from ml.settings import Settings, get_settings
