@@ -28,6 +28,8 @@ def airflow_env(home: Path | None = None, sql_alchemy_conn: str | None = None) -
     settings = get_settings()
     home = Path(home or settings.airflow_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    conn = sql_alchemy_conn or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
+    redis_opts = settings.redis_options()
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
@@ -35,8 +37,10 @@ def airflow_env(home: Path | None = None, sql_alchemy_conn: str | None = None) -
         "AIRFLOW__CORE__EXECUTOR": os.environ.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn
-        or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"),
+        # bounded waits: libpq connect_timeout on PostgreSQL, socket timeouts on the Redis broker
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.with_postgres_timeout(conn),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SOCKET_TIMEOUT": str(redis_opts["socket_timeout"]),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SOCKET_CONNECT_TIMEOUT": str(redis_opts["socket_connect_timeout"]),
         "AIRFLOW__API__HOST": os.environ.get("AIRFLOW__API__HOST", "127.0.0.1"),
         "AIRFLOW__API__PORT": os.environ.get("AIRFLOW__API__PORT", "8080"),
         "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET") or _jwt_secret(home),

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
         """Socket timeouts for redis-py / Celery broker transport options."""
         return {"socket_connect_timeout": self.redis_socket_timeout_s, "socket_timeout": self.redis_socket_timeout_s}
 
+    def redis_client(self, url: str):
+        """A redis-py client whose waits are bounded: the timeouts above, one retry, no long backoff
+        (redis-py's default retries a timeout 3 times with backoff: 26 s against a silent server)."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), **self.redis_options())
+
 
 @lru_cache
 def get_settings() -> Settings:

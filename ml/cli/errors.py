@@ -13,10 +13,10 @@ import sys
 import time
 import traceback
 
-import click
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException  # typer vendors click: its own exception types
 
 INFRA, BAD_INPUT = 1, 2
 
@@ -66,7 +66,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return INFRA, _settings_error(exc)
     if isinstance(exc, LakeError):
         return INFRA, _first_line(exc)
-    if isinstance(exc, SourceError | click.BadParameter):
+    if isinstance(exc, SourceError | typer.BadParameter):
         return BAD_INPUT, _first_line(exc)
     mod = type(exc).__module__ or ""
     if type(exc).__name__ == "SnapshotError" or isinstance(exc, LookupError):
@@ -112,12 +112,12 @@ class BoundaryGroup(TyperGroup):
         return super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                             standalone_mode=standalone_mode, **extra)
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         from ml.cli.data import console
 
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (Exit, Abort, TyperException):  # exits, usage errors: typer reports them itself
             raise
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]")
