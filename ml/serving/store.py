@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from dataclasses import asdict, dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from ml.serving.config import SERVED_MODELS, bentoml_home
 from ml.settings import REPO_ROOT
+
+log = logging.getLogger(__name__)
 
 BENTO_DIR = REPO_ROOT / "bentos"
 MANIFEST = "serving_manifest.json"
@@ -70,15 +73,18 @@ def resolve_alias(model: str, alias: str, client=None):
     import mlflow
 
     from ml.models import get_spec
-    from ml.registry.tracking import configure_mlflow
+    from ml.registry.tracking import configure_mlflow, is_complete
 
     client = client or configure_mlflow()
     registered = get_spec(model).registered_name
     try:
-        # TODO(lake-safety #9): skip versions without the `musicml.complete` tag via its tracking helper
-        return client.get_model_version_by_alias(registered, alias)
+        mv = client.get_model_version_by_alias(registered, alias)
     except mlflow.exceptions.MlflowException:
         return None
+    if not is_complete(mv):  # a half-finished registration is never served
+        log.warning("%s@%s is v%s, whose registration did not finish: skipped", registered, alias, mv.version)
+        return None
+    return mv
 
 
 def import_alias(alias: str = "champion", models: tuple[str, ...] | list[str] | None = None,
