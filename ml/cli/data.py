@@ -69,19 +69,6 @@ class _RichProgress:
             self.bar.update(task, total=self.bar.tasks[task].completed)
 
 
-def ingest_datasets(datasets, lake_uri, snapshot, quiet=False):
-    """Ingest already-loaded datasets with a progress bar; returns (lake, manifests)."""
-    from ml.lake.storage import Lake
-    from ml.pipeline import ingest_datasets as land
-
-    lake = Lake.from_uri(lake_uri)
-    with _progress(quiet) as bar:
-        cb = _RichProgress(bar)
-        manifests = land(datasets, lake, snapshot, progress=cb)
-        cb.finish()
-    return lake, manifests
-
-
 def _summary(manifests) -> Table:
     t = Table(title="Ingested")
     for col in ("dataset", "snapshot", "read", "accepted", "quarantined", "top reason", "synthetic"):
